@@ -1,0 +1,168 @@
+/*
+ * kernels.c — forward kernels of the Llama-family layer: RMSNorm, matrix
+ * product (OpenBLAS sgemm after per-matrix dequantisation), RoPE in both
+ * layouts, SwiGLU, residual add and causal grouped-query attention over a
+ * cached prefix plus the new tokens.
+ *
+ * Threading: every output row (or attention query) is computed whole by one
+ * thread, so results do not depend on the number of threads. Reductions that
+ * decide accuracy (RMSNorm's mean of squares) accumulate in double.
+ */
+#include "kernels.h"
+
+#include "quant.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int C, float eps, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (N * C > 32768)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * C;
+        float *o = out + n * C;
+        double ss = 0.0;
+        for (int c = 0; c < C; c++) ss += (double)xr[c] * xr[c];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int c = 0; c < C; c++) o[c] = xr[c] * r * w[c];
+    }
+}
+
+void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
+                    int n_threads) {
+    const int64_t O = W->rows, K = W->cols; /* not K: <complex.h> via cblas.h defines it */
+    const float *w = W->data;
+    if (W->type != ATTRIB_DTYPE_F32) {
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+        for (int64_t r = 0; r < O; r++) attrib_weight_row(W, r, scratch + r * K);
+        w = scratch;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)O, (int)K, 1.0f, in, (int)K, w, (int)K, 0.0f, out,
+                (int)O);
+    if (bias)
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t o = 0; o < O; o++) out[n * O + o] += bias[o];
+}
+
+void matmul_forward_naive(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N) {
+    const int64_t O = W->rows, K = W->cols; /* not K: <complex.h> via cblas.h defines it */
+    float *row = malloc((size_t)K * sizeof *row);
+    if (!row) return;
+    for (int64_t o = 0; o < O; o++) {
+        attrib_weight_row(W, o, row);
+        for (int64_t n = 0; n < N; n++) {
+            double acc = bias ? bias[o] : 0.0;
+            for (int64_t i = 0; i < K; i++) acc += (double)in[n * K + i] * row[i];
+            out[n * O + o] = (float)acc;
+        }
+    }
+    free(row);
+}
+
+void rope_table(float *cs, const int32_t *pos, int64_t N, int head_dim, const float *inv_freq) {
+    const int half = head_dim / 2;
+    for (int64_t n = 0; n < N; n++)
+        for (int i = 0; i < half; i++) {
+            double a = (double)pos[n] * inv_freq[i]; /* double: positions reach the context length */
+            cs[n * head_dim + i] = (float)cos(a);
+            cs[n * head_dim + half + i] = (float)sin(a);
+        }
+}
+
+void rope_forward(float *x, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                  int n_threads) {
+    const int half = head_dim / 2;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (N * n_heads * head_dim > 32768)
+    for (int64_t n = 0; n < N; n++) {
+        const float *c = cs + n * head_dim, *sn = c + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + n * (int64_t)n_heads * head_dim + (int64_t)h * head_dim;
+            for (int i = 0; i < half; i++) {
+                int i0 = layout == ATTRIB_ROPE_INTERLEAVED ? 2 * i : i;
+                int i1 = layout == ATTRIB_ROPE_INTERLEAVED ? 2 * i + 1 : i + half;
+                float a = v[i0], b = v[i1];
+                v[i0] = a * c[i] - b * sn[i];
+                v[i1] = a * sn[i] + b * c[i];
+            }
+        }
+    }
+}
+
+void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, int F, int n_threads) {
+    const int64_t total = N * F;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void residual_forward(float *x, const float *y, int64_t N, int C) {
+    const int64_t total = N * C;
+    for (int64_t i = 0; i < total; i++) x[i] += y[i];
+}
+
+void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
+                       const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads) {
+    const int qd = H * D, kvd = Hkv * D, group = H / Hkv;
+    const float scale = 1.0f / sqrtf((float)D);
+    const int maxP = attention_max_prefix(views, B);
+    const int64_t work = (int64_t)B * H * T;
+#pragma omp parallel num_threads(n_threads) if (work * (maxP + T) * D > 65536)
+    {
+        float *score = scratch + (int64_t)omp_get_thread_num() * (maxP + T);
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t idx = 0; idx < work; idx++) {
+            const int b = (int)(idx / ((int64_t)H * T)), h = (int)(idx / T % H), t = (int)(idx % T);
+            const attn_kv_view *vw = &views[b];
+            const int kvh = h / group, P = vw->P;
+            const float *qv = q + ((int64_t)b * T + t) * qd + (int64_t)h * D;
+            float *o = out + ((int64_t)b * T + t) * qd + (int64_t)h * D;
+            float mx = -INFINITY;
+            for (int j = 0; j < P + t + 1; j++) {
+                const float *kv;
+                int visible;
+                if (j < P) {
+                    kv = vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D;
+                    visible = !vw->prefix_mask || vw->prefix_mask[j];
+                } else {
+                    int64_t r = (int64_t)b * T + (j - P);
+                    kv = k + r * kvd + (int64_t)kvh * D;
+                    visible = !key_mask || key_mask[r];
+                }
+                if (!visible) {
+                    score[j] = -INFINITY;
+                    continue;
+                }
+                float dot = 0.0f;
+                for (int d = 0; d < D; d++) dot += qv[d] * kv[d];
+                score[j] = dot * scale;
+                if (score[j] > mx) mx = score[j];
+            }
+            memset(o, 0, (size_t)D * sizeof *o);
+            if (mx == -INFINITY) continue; /* nothing visible: zeros rather than NaN */
+            float sum = 0.0f;
+            for (int j = 0; j < P + t + 1; j++) {
+                float e = score[j] == -INFINITY ? 0.0f : expf(score[j] - mx);
+                score[j] = e;
+                sum += e;
+            }
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < P + t + 1; j++) {
+                if (score[j] == 0.0f) continue;
+                const float *vv = j < P ? vw->prefix_v + (int64_t)j * kvd + (int64_t)kvh * D
+                                        : v + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
+                const float p = score[j] * inv;
+                for (int d = 0; d < D; d++) o[d] += p * vv[d];
+            }
+        }
+    }
+}
+
+int attention_max_prefix(const attn_kv_view *views, int B) {
+    int maxP = 0;
+    for (int b = 0; b < B; b++) maxP = views[b].P > maxP ? views[b].P : maxP;
+    return maxP;
+}

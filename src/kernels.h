@@ -1,0 +1,53 @@
+/*
+ * kernels.h — the transformer's layer kernels as plain functions, outputs
+ * first, shapes in comments. Each has a naive reference twin used by the
+ * tests; backward passes will sit beside their forward twins.
+ */
+#ifndef ATTRIB_KERNELS_H
+#define ATTRIB_KERNELS_H
+
+#include "model.h"
+
+/* out = x / sqrt(mean(x^2) + eps) * w, row by row.  out, x: (N, C); w: (C) */
+void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int C, float eps, int n_threads);
+
+/* out = in @ W^T (+ bias).  out: (N, O); in: (N, I); W: (O, I) stored in any
+ * type, dequantised into SCRATCH (O*I floats) unless it is F32; bias: (O) or NULL. */
+void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
+                    int n_threads);
+void matmul_forward_naive(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N);
+
+/* cos and sin of every token's RoPE angles.  cs: (N, head_dim) = [cos (D/2) | sin (D/2)];
+ * pos: (N); inv_freq: (head_dim/2). */
+void rope_table(float *cs, const int32_t *pos, int64_t N, int head_dim, const float *inv_freq);
+
+/* Rotates each head of x in place by its token's angles.
+ * x: (N, n_heads * head_dim); cs: (N, head_dim) from rope_table. */
+void rope_forward(float *x, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                  int n_threads);
+
+/* out = silu(gate) * up.  out, gate, up: (N, F) */
+void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, int F, int n_threads);
+
+/* x += y.  x, y: (N, C) */
+void residual_forward(float *x, const float *y, int64_t N, int C);
+
+/* Keys and values visible to one sequence: a cached prefix (may be empty)
+ * followed by this pass's tokens. */
+typedef struct attn_kv_view {
+    const float *prefix_k, *prefix_v; /* (P, kv_dim) or NULL */
+    const uint8_t *prefix_mask;       /* (P) or NULL = all visible */
+    int P;
+} attn_kv_view;
+
+/* Causal grouped-query attention for B sequences of T new tokens.
+ * out: (B*T, H*D); q: (B*T, H*D); k, v: (B*T, Hkv*D); key_mask: (B*T) or NULL;
+ * views: (B). A query attends to every visible prefix position and to the new
+ * positions up to its own. A query with no visible key gets zeros. */
+void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
+                       const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads);
+/* Largest prefix among VIEWS; attention_forward's SCRATCH holds
+ * n_threads * (max_prefix + T) floats. */
+int attention_max_prefix(const attn_kv_view *views, int B);
+
+#endif /* ATTRIB_KERNELS_H */

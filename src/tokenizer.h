@@ -1,0 +1,22 @@
+/*
+ * tokenizer.h — private constructors of the tokenizers (src/tokenizer*.c),
+ * used by the model loader: a GGUF model carries its vocabulary in metadata,
+ * a Hugging Face directory in tokenizer.json.
+ */
+#ifndef ATTRIB_TOKENIZER_H
+#define ATTRIB_TOKENIZER_H
+
+#include "common.h"
+#include "gguf.h"
+
+/* Builds the tokenizer described by a GGUF file's tokenizer.ggml.* keys.
+ * Copies what it needs: the gguf context may be freed afterwards. */
+attrib_status attrib_tokenizer_from_gguf(const gguf_ctx *g, attrib_tokenizer **out);
+
+/* Builds a tokenizer from a tokenizer.json file; TOKENIZER_CONFIG (may be
+ * NULL) is the path of a tokenizer_config.json next to it, which says
+ * whether BOS/EOS are added. */
+attrib_status attrib_tokenizer_from_json_file(const char *tokenizer_json, const char *tokenizer_config,
+                                              attrib_tokenizer **out);
+
+#endif /* ATTRIB_TOKENIZER_H */

@@ -1,0 +1,104 @@
+/*
+ * main.c — entry point of the attrib command-line tool: dispatches to the
+ * subcommands and holds the helpers they share (error printing, option
+ * parsing, model loading).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *USAGE =
+    "attrib " ATTRIB_VERSION_STRING " - explain local language models token by token\n"
+    "\n"
+    "usage: attrib <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL              architecture, size, tensor types, tokenizer and special tokens\n"
+    "  generate MODEL PROMPT   greedy continuation of PROMPT (shows the model computes right)\n"
+    "  tokenize MODEL TEXT     the model's tokens for TEXT with the byte span of each\n"
+    "\n"
+    "MODEL is a .gguf file (llama.cpp / Ollama) or a Hugging Face directory holding\n"
+    "config.json, model.safetensors and tokenizer.json.\n"
+    "\n"
+    "Every command takes --json for machine-readable output and --help for its options.\n"
+    "Errors go to standard error; the exit status is 0 on success, 1 on failure, 2 on misuse.\n"
+    "\n"
+    "examples:\n"
+    "  attrib info ../shared/models/stories260K/stories260K-f32.gguf\n"
+    "  attrib generate ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time\" -n 40\n"
+    "  attrib tokenize ../shared/models/TinyStories-656K \"Hello world\" --json\n";
+
+int cli_fail_status(attrib_status s, const char *what) {
+    fprintf(stderr, "attrib: error: %s: %s (%s)\n", what, attrib_last_error(), attrib_status_name(s));
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "attrib %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nrun 'attrib %s --help' for usage\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+bool cli_parse_int(const char *cmd, const char *opt, const char *val, int lo, int hi, int *out) {
+    if (!val) {
+        cli_usage_error(cmd, "%s needs a value", opt);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || *val == '\0' || *end != '\0' || v < lo || v > hi) {
+        cli_usage_error(cmd, "%s takes a whole number from %d to %d, not '%s'", opt, lo, hi, val);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+bool cli_is(const char *arg, const char *a, const char *b) {
+    return (a && strcmp(arg, a) == 0) || (b && strcmp(arg, b) == 0);
+}
+
+attrib_model *cli_load_model(const char *path, int n_threads, bool check_weights) {
+    attrib_model_options opt = attrib_model_default_options();
+    opt.n_threads = n_threads;
+    opt.check_weights = check_weights;
+    attrib_model *m = NULL;
+    attrib_status s = attrib_model_load(path, &opt, &m);
+    if (s) {
+        cli_fail_status(s, "cannot load model");
+        return NULL;
+    }
+    return m;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || cli_is(argv[1], "--help", "-h") || strcmp(argv[1], "help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (cli_is(argv[1], "--version", "version")) {
+        printf("attrib %s\n", attrib_version());
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    fprintf(stderr, "attrib: unknown command '%s'\n\n%s", cmd, USAGE);
+    return 2;
+}
