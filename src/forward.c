@@ -126,8 +126,23 @@ static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, c
     return ATTRIB_OK;
 }
 
-/* Grows the model's dequantisation scratch to N floats (contents discarded). */
-static bool grow_dequant_scratch(attrib_model *m, size_t n) {
+/* Per-thread dequantisation scratch for the largest tile of any matrix. */
+static size_t dequant_need(const attrib_model *m) {
+    const attrib_weight *top[] = {&m->tok_embd, &m->output};
+    size_t need = matmul_scratch_floats(top, 2);
+    for (int l = 0; l < m->info.n_layer; l++) {
+        const attrib_layer *L = &m->layers[l];
+        const attrib_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        size_t n = matmul_scratch_floats(lw, 7);
+        if (n > need) need = n;
+    }
+    return need;
+}
+
+/* Grows the model's scratch to hold N floats for each of NT threads. */
+static bool grow_dequant_scratch(attrib_model *m, size_t per_thread, int nt) {
+    size_t n;
+    if (!attrib_mul_ok(per_thread ? per_thread : 1, (size_t)nt, &n)) return false;
     if (n <= m->dequant_cap) return true;
     float *p = attrib_calloc_array(n, sizeof(float));
     if (!p) return false;
@@ -135,21 +150,6 @@ static bool grow_dequant_scratch(attrib_model *m, size_t n) {
     m->dequant_buf = p;
     m->dequant_cap = n;
     return true;
-}
-
-/* Largest matrix that is not F32 and so needs dequantising before its sgemm. */
-static size_t dequant_need(const attrib_model *m) {
-    size_t need = 0;
-    const attrib_weight *top[] = {&m->tok_embd, &m->output};
-    for (int i = 0; i < 2; i++)
-        if (top[i]->type != ATTRIB_DTYPE_F32 && (size_t)(top[i]->rows * top[i]->cols) > need) need = (size_t)(top[i]->rows * top[i]->cols);
-    for (int l = 0; l < m->info.n_layer; l++) {
-        const attrib_layer *L = &m->layers[l];
-        const attrib_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++)
-            if (lw[i]->type != ATTRIB_DTYPE_F32 && (size_t)(lw[i]->rows * lw[i]->cols) > need) need = (size_t)(lw[i]->rows * lw[i]->cols);
-    }
-    return need;
 }
 
 attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cache *cache, float *logits) {
@@ -162,7 +162,7 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     const int B = b->n_seq, T = b->n_tokens, C = in->n_embd, H = in->n_head, Hkv = in->n_head_kv, D = in->head_dim,
               F = in->n_ff, nt = m->n_threads;
     const int64_t N = (int64_t)B * T, qd = (int64_t)H * D, kvd = (int64_t)Hkv * D;
-    openblas_set_num_threads(nt);
+    openblas_set_num_threads(1); /* we thread over fixed tiles ourselves: see matmul_forward */
 
     /* per-pass prefix views */
     attn_kv_view *views = attrib_calloc_array((size_t)B, sizeof *views);
@@ -188,7 +188,8 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
     float *mem = attrib_calloc_array(total, sizeof(float));
-    if (!mem || !grow_dequant_scratch(m, dequant_need(m))) {
+    const size_t wpt = dequant_need(m); /* per-thread dequantisation scratch */
+    if (!mem || !grow_dequant_scratch(m, wpt, nt)) {
         free(mem);
         free(views);
         free(pos);
@@ -216,9 +217,12 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     for (int l = 0; l < in->n_layer; l++) {
         const attrib_layer *L = &m->layers[l];
         rmsnorm_forward(xn, x, L->attn_norm, N, C, in->rms_eps, nt);
-        matmul_forward(q, xn, &L->wq, L->bq, N, m->dequant_buf, nt);
-        matmul_forward(k, xn, &L->wk, L->bk, N, m->dequant_buf, nt);
-        matmul_forward(v, xn, &L->wv, L->bv, N, m->dequant_buf, nt);
+        {
+            float *const outs[] = {q, k, v};
+            const attrib_weight *const ws[] = {&L->wq, &L->wk, &L->wv};
+            const float *const bs[] = {L->bq, L->bk, L->bv};
+            matmul_forward_multi(3, outs, xn, ws, bs, N, m->dequant_buf, wpt, nt);
+        }
         rope_forward(q, cs, N, H, D, in->rope_layout, nt);
         rope_forward(k, cs, N, Hkv, D, in->rope_layout, nt);
         for (int s = 0; s < B && cache; s++) {
@@ -234,13 +238,16 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
                 memcpy(cache_k(cache, l, csq) + at, k + (int64_t)s * T * kvd, (size_t)(T * kvd) * sizeof(float));
                 memcpy(cache_v(cache, l, csq) + at, v + (int64_t)s * T * kvd, (size_t)(T * kvd) * sizeof(float));
             }
-        matmul_forward(proj, hbuf, &L->wo, NULL, N, m->dequant_buf, nt);
+        matmul_forward(proj, hbuf, &L->wo, NULL, N, m->dequant_buf, wpt, nt);
         residual_forward(x, proj, N, C);
         rmsnorm_forward(xn, x, L->ffn_norm, N, C, in->rms_eps, nt);
-        matmul_forward(hbuf, xn, &L->w_gate, NULL, N, m->dequant_buf, nt);
-        matmul_forward(up, xn, &L->w_up, NULL, N, m->dequant_buf, nt);
+        {
+            float *const outs[] = {hbuf, up};
+            const attrib_weight *const ws[] = {&L->w_gate, &L->w_up};
+            matmul_forward_multi(2, outs, xn, ws, NULL, N, m->dequant_buf, wpt, nt);
+        }
         swiglu_forward(hbuf, hbuf, up, N, F, nt);
-        matmul_forward(proj, hbuf, &L->w_down, NULL, N, m->dequant_buf, nt);
+        matmul_forward(proj, hbuf, &L->w_down, NULL, N, m->dequant_buf, wpt, nt);
         residual_forward(x, proj, N, C);
     }
     if (cache && b->store)
@@ -253,14 +260,14 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
 
     if (b->logits_mode == ATTRIB_LOGITS_ALL) {
         rmsnorm_forward(xn, x, m->output_norm, N, C, in->rms_eps, nt);
-        matmul_forward(logits, xn, &m->output, NULL, N, m->dequant_buf, nt);
+        matmul_forward(logits, xn, &m->output, NULL, N, m->dequant_buf, wpt, nt);
     } else if (b->logits_mode == ATTRIB_LOGITS_LAST) {
         for (int s = 0; s < B; s++) {
             int last = b->lengths ? b->lengths[s] - 1 : T - 1;
             memcpy(proj + (int64_t)s * C, x + ((int64_t)s * T + last) * C, (size_t)C * sizeof(float));
         }
         rmsnorm_forward(xn, proj, m->output_norm, B, C, in->rms_eps, nt);
-        matmul_forward(logits, xn, &m->output, NULL, B, m->dequant_buf, nt);
+        matmul_forward(logits, xn, &m->output, NULL, B, m->dequant_buf, wpt, nt);
     }
     free(mem);
     free(views);

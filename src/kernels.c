@@ -30,20 +30,59 @@ void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int 
     }
 }
 
-void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
-                    int n_threads) {
-    const int64_t O = W->rows, K = W->cols; /* not K: <complex.h> via cblas.h defines it */
-    const float *w = W->data;
-    if (W->type != ATTRIB_DTYPE_F32) {
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-        for (int64_t r = 0; r < O; r++) attrib_weight_row(W, r, scratch + r * K);
-        w = scratch;
+/* Work is split into column tiles of each weight matrix; the split depends
+ * only on the matrices' shapes, never on the thread count, and each tile is
+ * one single-threaded sgemm over all N rows, so results are bit-identical
+ * whatever the number of threads (OpenBLAS's own threading is not). A tile of
+ * a quantised matrix is dequantised into the thread's scratch right before
+ * its sgemm, while it is hot in cache. Several matrices that read the same
+ * input (Q, K, V; gate, up) share one tile list, which keeps two threads
+ * evenly loaded even when one matrix alone has few tiles. */
+size_t matmul_scratch_floats(const attrib_weight *const *W, int n_mats) {
+    size_t need = 0;
+    for (int j = 0; j < n_mats; j++)
+        if (W[j]->type != ATTRIB_DTYPE_F32 && (size_t)W[j]->cols * MATMUL_TILE_COLS > need)
+            need = (size_t)W[j]->cols * MATMUL_TILE_COLS;
+    return need;
+}
+
+void matmul_forward_multi(int n_mats, float *const *out, const float *in, const attrib_weight *const *W,
+                          const float *const *bias, int64_t N, float *scratch, size_t scratch_per_thread, int n_threads) {
+    int64_t first_tile[MATMUL_MAX_MATS + 1];
+    first_tile[0] = 0;
+    for (int j = 0; j < n_mats; j++) first_tile[j + 1] = first_tile[j] + (W[j]->rows + MATMUL_TILE_COLS - 1) / MATMUL_TILE_COLS;
+    const int64_t n_tiles = first_tile[n_mats];
+#pragma omp parallel num_threads(n_threads) if (n_tiles > 1)
+    {
+        float *wbuf = scratch + (size_t)omp_get_thread_num() * scratch_per_thread;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t tile = 0; tile < n_tiles; tile++) {
+            int j = 0;
+            while (tile >= first_tile[j + 1]) j++;
+            const attrib_weight *w = W[j];
+            const int64_t O = w->rows, K = w->cols; /* not I: <complex.h> via cblas.h defines it */
+            const int64_t c0 = (tile - first_tile[j]) * MATMUL_TILE_COLS;
+            const int64_t nc = O - c0 < MATMUL_TILE_COLS ? O - c0 : MATMUL_TILE_COLS;
+            const float *wt;
+            if (w->type == ATTRIB_DTYPE_F32) {
+                wt = (const float *)w->data + c0 * K;
+            } else {
+                for (int64_t r = 0; r < nc; r++) attrib_weight_row(w, c0 + r, wbuf + r * K);
+                wt = wbuf;
+            }
+            float *o = out[j] + c0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)nc, (int)K, 1.0f, in, (int)K, wt, (int)K,
+                        0.0f, o, (int)O);
+            if (bias && bias[j])
+                for (int64_t n = 0; n < N; n++)
+                    for (int64_t c = 0; c < nc; c++) o[n * O + c] += bias[j][c0 + c];
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)O, (int)K, 1.0f, in, (int)K, w, (int)K, 0.0f, out,
-                (int)O);
-    if (bias)
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t o = 0; o < O; o++) out[n * O + o] += bias[o];
+}
+
+void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
+                    size_t scratch_per_thread, int n_threads) {
+    matmul_forward_multi(1, &out, in, &W, &bias, N, scratch, scratch_per_thread, n_threads);
 }
 
 void matmul_forward_naive(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N) {

@@ -11,10 +11,22 @@
 /* out = x / sqrt(mean(x^2) + eps) * w, row by row.  out, x: (N, C); w: (C) */
 void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int C, float eps, int n_threads);
 
-/* out = in @ W^T (+ bias).  out: (N, O); in: (N, I); W: (O, I) stored in any
- * type, dequantised into SCRATCH (O*I floats) unless it is F32; bias: (O) or NULL. */
+/* Width of the column tiles matrix products are split into (see kernels.c). */
+#define MATMUL_TILE_COLS 64
+#define MATMUL_MAX_MATS 4
+
+/* Floats of per-thread scratch matmul_forward_multi needs for these matrices
+ * (0 when all are F32). */
+size_t matmul_scratch_floats(const attrib_weight *const *W, int n_mats);
+
+/* out[j] = in @ W[j]^T (+ bias[j]) for j < n_mats (at most MATMUL_MAX_MATS),
+ * all reading the same input.  out[j]: (N, O_j); in: (N, K); W[j]: (O_j, K)
+ * in any stored type; bias (may be NULL) and bias[j]: (O_j) or NULL.
+ * SCRATCH holds n_threads * scratch_per_thread floats. */
+void matmul_forward_multi(int n_mats, float *const *out, const float *in, const attrib_weight *const *W,
+                          const float *const *bias, int64_t N, float *scratch, size_t scratch_per_thread, int n_threads);
 void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
-                    int n_threads);
+                    size_t scratch_per_thread, int n_threads);
 void matmul_forward_naive(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N);
 
 /* cos and sin of every token's RoPE angles.  cs: (N, head_dim) = [cos (D/2) | sin (D/2)];

@@ -394,8 +394,10 @@ attrib_status attrib_model_finish(attrib_model *m, const attrib_model_options *o
                     attrib_weight_row(ws[w], r, row);
                     for (int64_t c = 0; c < ws[w]->cols; c++)
                         if (!isfinite(row[c])) {
-                            st = attrib_fail(ATTRIB_E_NUMERIC, "weight %s%s%d row %lld column %lld is %g", l < 0 ? "" : "blk.",
-                                             names[w], l, (long long)r, (long long)c, (double)row[c]);
+                            char where[32] = "";
+                            if (l >= 0) snprintf(where, sizeof where, "blk.%d.", l);
+                            st = attrib_fail(ATTRIB_E_NUMERIC, "weight %s%s row %lld column %lld is %g", where, names[w],
+                                             (long long)r, (long long)c, (double)row[c]);
                             break;
                         }
                 }

@@ -1,0 +1,102 @@
+"""Forward-pass benchmark: attrib against the PyTorch peer, same model, same
+tokens, same thread count, in the same run.
+
+Model: random weights with SmolLM2-135M's real shape (from the shared
+config.json: 30 layers, width 576, 9 heads / 3 KV heads, FFN 1536,
+vocabulary 49,152, tied), written by tools/make_gguf.py as F32 and Q8_0.
+For each weight type and each (batch, prompt length) it prints attrib's
+tokens/s, achieved GFLOP/s and its ratio to the sgemm peak measured in the
+same run, the peer's tokens/s, the speed-up, and the largest difference
+between the two sides' logits (a check that both did the same job).
+
+    /usr/bin/python3 bench/bench_forward.py [--threads 2] [--reps 5] [--build build]
+
+Absolute times on shared machines are noise; the ratios are the signal.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, ".."))
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default=os.environ.get("ATTRIB_SHARED", os.path.join(REPO, "..", "shared")))
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--dtypes", default="f32,q8_0")
+    ap.add_argument("--shapes", default="1x32,1x128,8x32,8x128", help="BxT list")
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "attrib-bench-models"))
+    a = ap.parse_args()
+
+    config = os.path.join(a.shared, "models", "smollm2-135m-tokenizer", "config.json")
+    bench_bin = os.path.join(a.build, "bench", "bench_forward")
+    os.makedirs(a.cache, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
+    rows = []
+    print("machine: %s, %d CPUs; threads %d; reps %d (median)" % (cpu_model(), os.cpu_count(), a.threads, a.reps))
+    for dt in a.dtypes.split(","):
+        model = os.path.join(a.cache, "smollm2-135m-shape-%s.gguf" % dt)
+        if not os.path.exists(model):
+            subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_gguf.py"), model, "--config", config,
+                            "--dtype", dt, "--seed", "1", "--quiet"], check=True)
+        for shape in a.shapes.split(","):
+            B, T = (int(x) for x in shape.split("x"))
+            rng = np.random.default_rng(B * 1000 + T)
+            ids = rng.integers(1, 49152, size=(B, T), dtype=np.int32)
+            with tempfile.TemporaryDirectory() as td:
+                idf, la, lp = (os.path.join(td, n) for n in ("ids", "la", "lp"))
+                ids.tofile(idf)
+                ours = run_json([bench_bin, model, "-b", str(B), "-t", str(T), "--threads", str(a.threads),
+                                 "--reps", str(a.reps), "--ids-file", idf, "--logits-file", la], env)
+                peer = run_json([sys.executable, os.path.join(HERE, "torch_peer.py"), "forward", model, "--ids-file", idf,
+                                 "-b", str(B), "-t", str(T), "--threads", str(a.threads), "--reps", str(a.reps),
+                                 "--logits-file", lp], env)
+                diff = float(np.max(np.abs(np.fromfile(la, np.float32) - np.fromfile(lp, np.float32))))
+            peer_gflops = ours["gflop"] / peer["seconds"]
+            rows.append([dt, B, T, "%.0f" % ours["tokens_per_s"], "%.1f" % ours["gflops"], "%.1f" % ours["sgemm_peak_gflops"],
+                         "%.0f%%" % (100 * ours["peak_ratio"]), "%.0f" % (B * T / peer["seconds"]), "%.1f" % peer_gflops,
+                         "%.2fx" % (peer["seconds"] / ours["seconds"]), "%.0f" % ours["peak_rss_mib"],
+                         "%.0f" % peer["peak_rss_mib"], "%.1e" % diff])
+            print_rows(rows[-1:], header=len(rows) == 1)
+    print("\nGFLOP counts matrix products and attention for the tokens processed plus the last position's logits.")
+
+
+HEAD = ["weights", "B", "T", "attrib tok/s", "GFLOP/s", "sgemm peak", "of peak", "torch tok/s", "torch GFLOP/s",
+        "speed-up", "RSS MiB", "torch RSS", "max|dlogit|"]
+
+
+def print_rows(rows, header):
+    w = [max(len(h), 8) for h in HEAD]
+    if header:
+        print("  ".join(h.rjust(x) for h, x in zip(HEAD, w)))
+    for r in rows:
+        print("  ".join(str(c).rjust(x) for c, x in zip(r, w)))
+    sys.stdout.flush()
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
