@@ -220,6 +220,10 @@ typedef struct attrib_batch {
      * (NULL = b). If store is non-zero the pass appends its keys and values to
      * those cache sequences, which must then be distinct. */
     const int32_t *cache_seq;  /* (B) */
+    /* (B) how many cached positions of cache_seq[b] row b continues from;
+     * NULL = all of them. Lets one cached prompt serve many variants that
+     * diverge at different positions. Must be NULL when store is set. */
+    const int32_t *prefix_len;
     int store;
     attrib_logits_mode logits_mode;
 } attrib_batch;
@@ -285,6 +289,148 @@ attrib_status attrib_tokenize(const attrib_tokenizer *tok, const char *text, siz
  * keep_special is non-zero. */
 attrib_status attrib_detokenize(const attrib_tokenizer *tok, const int32_t *ids, size_t n,
                                 int keep_special, char **text_out, size_t *len_out);
+
+
+/* ------------------------------------------------------------------------
+ * Attribution
+ *
+ * attrib_explain() answers "which input tokens made the model produce this
+ * target?" for one token sequence. The TARGET is a scalar function of the
+ * model's next-token distribution after the last input token. FEATURES are
+ * the tokens inside the attribution SPAN (or groups of them, e.g. words);
+ * tokens outside the span (BOS, template text) are never perturbed and are
+ * identical in the input and in every baseline.
+ *
+ * Gradient methods differentiate the target with respect to the input
+ * embeddings (our own backward pass); perturbation methods only run forward
+ * passes, sharing the KV cache of the unperturbed prefix.
+ * ---------------------------------------------------------------------- */
+
+typedef enum attrib_method {
+    ATTRIB_METHOD_SALIENCY = 0,      /* |d target / d embedding| per token (L2 or L1) */
+    ATTRIB_METHOD_GRAD_X_INPUT = 1,  /* sum_d grad * embedding per token */
+    ATTRIB_METHOD_INTEGRATED_GRADIENTS = 2,
+    ATTRIB_METHOD_SMOOTHGRAD = 3,    /* saliency or grad x input averaged over noisy copies */
+    ATTRIB_METHOD_OCCLUSION = 4,     /* f(x) - f(x with the feature masked), windows */
+    ATTRIB_METHOD_SHAPLEY_EXACT = 5, /* all 2^n coalitions */
+    ATTRIB_METHOD_SHAPLEY_SAMPLED = 6, /* permutation sampling (antithetic) */
+    ATTRIB_METHOD_KERNELSHAP = 7,
+    ATTRIB_METHOD_LIME = 8,
+    ATTRIB_METHOD_COUNT_ = 9
+} attrib_method;
+
+/* "saliency", "gxi", "ig", "smoothgrad", "occlusion", "shapley-exact",
+ * "shapley", "kernelshap", "lime". */
+const char *attrib_method_name(attrib_method m);
+/* Parses those names; returns -1 for an unknown name. */
+int attrib_method_from_name(const char *name);
+
+typedef enum attrib_target_kind {
+    ATTRIB_TARGET_LOGIT = 0,      /* logit of TOKEN */
+    ATTRIB_TARGET_LOGPROB = 1,    /* log softmax of TOKEN */
+    ATTRIB_TARGET_PROB = 2,       /* softmax probability of TOKEN */
+    ATTRIB_TARGET_LOGIT_DIFF = 3  /* logit(TOKEN) - logit(TOKEN2), e.g. " Yes" vs " No" */
+} attrib_target_kind;
+
+typedef struct attrib_target {
+    attrib_target_kind kind;
+    int32_t token;  /* -1 = the model's top-1 next token on the unperturbed input */
+    int32_t token2; /* LOGIT_DIFF only */
+} attrib_target;
+
+/* What replaces a feature when it is removed (perturbation methods), and
+ * what the IG baseline is built from (gradient methods). */
+typedef enum attrib_mask_kind {
+    ATTRIB_MASK_TOKEN = 0,     /* replace by the token MASK_TOKEN (see below) */
+    ATTRIB_MASK_ZERO = 1,      /* replace the input embedding by zeros */
+    ATTRIB_MASK_DELETE = 2,    /* drop the token; later positions shift left */
+    ATTRIB_MASK_ATTENTION = 3  /* hide the token from attention, positions unchanged */
+} attrib_mask_kind;
+
+typedef enum attrib_saliency_norm { ATTRIB_NORM_L2 = 0, ATTRIB_NORM_L1 = 1 } attrib_saliency_norm;
+
+typedef enum attrib_ig_rule {
+    ATTRIB_IG_GAUSS_LEGENDRE = 0, ATTRIB_IG_LEFT = 1, ATTRIB_IG_RIGHT = 2, ATTRIB_IG_MIDDLE = 3, ATTRIB_IG_TRAPEZOID = 4
+} attrib_ig_rule;
+
+typedef struct attrib_explain_options {
+    attrib_method method;
+    attrib_target target;
+    /* Attribution span [span_begin, span_end) of token positions; span_end 0
+     * = the end. Default: every position except a leading BOS. */
+    int span_begin, span_end;
+    /* Optional feature groups: group[i] for token i in the span (>= 0, dense
+     * 0..n_features-1), -1 = fixed. NULL = one feature per span token. */
+    const int32_t *groups;
+
+    /* masking / baseline */
+    attrib_mask_kind mask;
+    int32_t mask_token;          /* -1 = the tokenizer's default (see attrib_default_mask_token) */
+    const int32_t *baseline_ids; /* IG: a whole baseline token sequence (same length), or NULL */
+
+    /* gradient methods */
+    attrib_saliency_norm norm;   /* saliency and smoothgrad-on-saliency */
+    int ig_steps;                /* default 32 */
+    attrib_ig_rule ig_rule;      /* default Gauss-Legendre */
+    int smooth_samples;          /* default 16 */
+    float smooth_noise;          /* std of the Gaussian noise, relative to the embedding RMS; default 0.1 */
+    int smooth_on_gxi;           /* 0: SmoothGrad of saliency, 1: of grad x input */
+
+    /* perturbation methods */
+    int window, stride;          /* occlusion; defaults 1, 1 */
+    int samples;                 /* shapley: permutations (default 25; antithetic pairs);
+                                    kernelshap / lime: coalitions (default 256) */
+    int max_exact_features;      /* shapley-exact refuses more features than this (default 16) */
+    float lime_kernel_width;     /* default 0.25 */
+    float lime_ridge;            /* default 1.0 */
+
+    uint64_t seed;               /* every random choice derives from it (default 0) */
+    int batch;                   /* sequences per forward pass; 0 = automatic */
+    size_t memory_budget;        /* bytes for batched passes; 0 = 1 GiB */
+    /* Progress callback for long runs (may be NULL): done of total units. */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
+} attrib_explain_options;
+
+/* Defaults for METHOD as documented above. */
+attrib_explain_options attrib_explain_default_options(attrib_method method);
+
+/* Default replacement token of a tokenizer for ATTRIB_MASK_TOKEN: its PAD
+ * token, else UNK, else the token of a single space; never silently 0.
+ * Returns -1 if the tokenizer has none of those. */
+int32_t attrib_default_mask_token(const attrib_tokenizer *tok);
+
+typedef struct attrib_result {
+    attrib_method method;
+    int n_tokens;          /* input length */
+    int n_features;
+    int32_t *feature_of_token; /* (n_tokens) feature index or -1 (fixed) */
+    double *scores;        /* (n_features) attribution of each feature */
+    double *token_scores;  /* (n_tokens) each token's share (features spread evenly over
+                              their tokens; 0 for fixed tokens) */
+    double *std_errors;    /* (n_features) for sampled estimates, else NULL */
+    float *gradients;      /* (n_tokens, C) d target / d input embedding, gradient methods
+                              other than IG/SmoothGrad; else NULL */
+    int32_t target_token;  /* resolved target token (and token2 for LOGIT_DIFF) */
+    int32_t target_token2;
+    attrib_target_kind target_kind;
+    double f_input;        /* target on the unperturbed input */
+    double f_baseline;     /* target on the baseline (all features removed); NAN if not computed */
+    double sum_scores;
+    double completeness_delta;     /* IG: sum_scores - (f_input - f_baseline) */
+    double completeness_relative;  /* |delta| / |f_input - f_baseline| */
+    int64_t n_forward;     /* model evaluations (sequences through the forward pass) */
+    int64_t n_backward;    /* sequences through the backward pass */
+    double seconds;
+    attrib_mask_kind mask;
+    int32_t mask_token;
+} attrib_result;
+
+/* Attributes the target of IDS[0..n) (including any BOS) with OPT's method.
+ * On success *result_out is new (free with attrib_result_free). */
+attrib_status attrib_explain(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
+                             attrib_result **result_out);
+void attrib_result_free(attrib_result *result);
 
 #ifdef __cplusplus
 }

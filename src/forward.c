@@ -114,6 +114,11 @@ static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, c
         int cs = b->cache_seq ? b->cache_seq[s] : s;
         if (cs < 0 || cs >= c->n_seq)
             return attrib_fail(ATTRIB_E_INVALID_ARG, "cache sequence %d of batch row %d is outside [0, %d)", cs, s, c->n_seq);
+        if (b->prefix_len && (b->prefix_len[s] < 0 || b->prefix_len[s] > c->len[cs]))
+            return attrib_fail(ATTRIB_E_INVALID_ARG, "prefix length %d of batch row %d is outside [0, %d] (cached positions)",
+                               b->prefix_len[s], s, c->len[cs]);
+        if (b->store && b->prefix_len)
+            return attrib_fail(ATTRIB_E_INVALID_ARG, "prefix_len cannot be combined with store");
         if (b->store) {
             if (c->len[cs] + b->n_tokens > c->n_ctx)
                 return attrib_fail(ATTRIB_E_LIMIT, "cache sequence %d would exceed its %d positions", cs, c->n_ctx);
@@ -174,7 +179,7 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     }
     for (int s = 0; s < B; s++) {
         int cs = cache ? (b->cache_seq ? b->cache_seq[s] : s) : 0;
-        views[s].P = cache ? cache->len[cs] : 0;
+        views[s].P = cache ? (b->prefix_len ? b->prefix_len[s] : cache->len[cs]) : 0;
         views[s].prefix_mask = cache ? cache->mask + (size_t)cs * cache->n_ctx : NULL;
         for (int t = 0; t < T; t++) pos[(int64_t)s * T + t] = b->positions ? b->positions[(int64_t)s * T + t] : views[s].P + t;
     }
@@ -230,7 +235,7 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
             views[s].prefix_k = cache_k(cache, l, csq);
             views[s].prefix_v = cache_v(cache, l, csq);
         }
-        attention_forward(hbuf, q, k, v, b->key_mask, views, B, T, H, Hkv, D, att_scratch, nt);
+        attention_forward(hbuf, q, k, v, b->key_mask, views, B, T, H, Hkv, D, NULL, att_scratch, nt);
         if (cache && b->store)
             for (int s = 0; s < B; s++) {
                 int csq = b->cache_seq ? b->cache_seq[s] : s;

@@ -55,11 +55,42 @@ typedef struct attn_kv_view {
 /* Causal grouped-query attention for B sequences of T new tokens.
  * out: (B*T, H*D); q: (B*T, H*D); k, v: (B*T, Hkv*D); key_mask: (B*T) or NULL;
  * views: (B). A query attends to every visible prefix position and to the new
- * positions up to its own. A query with no visible key gets zeros. */
+ * positions up to its own. A query with no visible key gets zeros.
+ * lse: (B*T, H) log-sum-exp of each query's scaled scores (for the backward),
+ * or NULL. */
 void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
-                       const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads);
+                       const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *lse, float *scratch,
+                       int n_threads);
 /* Largest prefix among VIEWS; attention_forward's SCRATCH holds
  * n_threads * (max_prefix + T) floats. */
 int attention_max_prefix(const attn_kv_view *views, int B);
+
+/* ---- backward twins: activation gradients only ---------------------------- */
+
+/* dx += d rmsnorm(x) / dx applied to dout.  dx, dout, x: (N, C) */
+void rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, int64_t N, int C, float eps,
+                      int n_threads);
+
+/* dx (N, n_heads*head_dim) in place: the gradient through rope_forward. */
+void rope_backward(float *dx, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                   int n_threads);
+
+/* dgate, dup = gradients of out = silu(gate) * up.  all (N, F) */
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t N, int F,
+                     int n_threads);
+
+/* Gradients of causal attention without a prefix or key mask (the gradient
+ * passes run whole sequences). dq: (B*T, H*D); dk, dv: (B*T, Hkv*D), all
+ * overwritten; lse from attention_forward; scratch: n_threads * 2T floats. */
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
+                        const float *lse, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads);
+
+/* din (N, K) = sum_j dout[j] (N, O_j) @ W[j] (O_j, K), overwriting din.
+ * partials: matmul_backward_partials(W) * N * K floats; wscratch:
+ * n_threads * matmul_backward_scratch_floats(W) floats. */
+size_t matmul_backward_partials(const attrib_weight *const *W, int n_mats);
+size_t matmul_backward_scratch_floats(const attrib_weight *const *W, int n_mats);
+void matmul_backward_multi(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           float *partials, float *wscratch, size_t wscratch_per_thread, int n_threads);
 
 #endif /* ATTRIB_KERNELS_H */

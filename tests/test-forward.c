@@ -113,7 +113,7 @@ static void test_attention_vs_definition(void **state) {
     fill(pk, sizeof pk / 4, 1.0f);
     fill(pv, sizeof pv / 4, 1.0f);
     attn_kv_view views[B] = {{pk, pv, pmask, P}, {NULL, NULL, NULL, 0}};
-    attention_forward(out, q, k, v, mask, views, B, T, H, Hkv, D, scratch, 2);
+    attention_forward(out, q, k, v, mask, views, B, T, H, Hkv, D, NULL, scratch, 2);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int t = 0; t < T; t++) {

@@ -224,7 +224,10 @@ class Model:
         key_mask (B, T) 0 = no query attends to that key. Returns logits (B, T, V)
         as a float64 torch tensor (rows of queries that see no key are 0-attention)."""
         if embeddings is not None:
-            x = torch.as_tensor(np.asarray(embeddings, dtype=np.float64)).to(self.dtype)
+            if torch.is_tensor(embeddings):              # keeps autograd's graph (gradient checks)
+                x = embeddings.to(self.dtype)
+            else:
+                x = torch.as_tensor(np.asarray(embeddings, dtype=np.float64)).to(self.dtype)
         else:
             x = self.embed(tokens)
         if x.dim() == 2:

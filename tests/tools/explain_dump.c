@@ -1,0 +1,110 @@
+/*
+ * explain_dump.c — runs attrib_explain through the public API and prints the
+ * whole result as JSON, for the Python checks against the PyTorch reference.
+ *
+ * usage: explain_dump MODEL IDS METHOD [key=value ...]
+ *   IDS: comma-separated token ids (including any BOS)
+ *   keys: target=logit|logprob|prob|diff token=N token2=N steps=N
+ *         rule=gl|left|right|middle|trapezoid mask=token|zero|delete|attention
+ *         mask_token=N samples=N seed=N window=N stride=N batch=N span=B:E
+ *         norm=l1|l2 on_gxi=0|1 noise=F threads=N
+ */
+#include "attrib.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(const char *what) {
+    fprintf(stderr, "explain_dump: %s: %s\n", what, attrib_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: explain_dump MODEL IDS METHOD [key=value ...]\n");
+        return 2;
+    }
+    int method = attrib_method_from_name(argv[3]);
+    if (method < 0) {
+        fprintf(stderr, "unknown method %s\n", argv[3]);
+        return 2;
+    }
+    attrib_explain_options o = attrib_explain_default_options((attrib_method)method);
+    int threads = 0;
+    for (int i = 4; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq) return 2;
+        *eq = '\0';
+        const char *k = argv[i], *v = eq + 1;
+        if (!strcmp(k, "target")) {
+            o.target.kind = !strcmp(v, "logit") ? ATTRIB_TARGET_LOGIT : !strcmp(v, "logprob") ? ATTRIB_TARGET_LOGPROB
+                          : !strcmp(v, "prob") ? ATTRIB_TARGET_PROB : ATTRIB_TARGET_LOGIT_DIFF;
+        } else if (!strcmp(k, "token")) o.target.token = atoi(v);
+        else if (!strcmp(k, "token2")) o.target.token2 = atoi(v);
+        else if (!strcmp(k, "steps")) o.ig_steps = atoi(v);
+        else if (!strcmp(k, "rule")) {
+            o.ig_rule = !strcmp(v, "gl") ? ATTRIB_IG_GAUSS_LEGENDRE : !strcmp(v, "left") ? ATTRIB_IG_LEFT
+                      : !strcmp(v, "right") ? ATTRIB_IG_RIGHT : !strcmp(v, "middle") ? ATTRIB_IG_MIDDLE : ATTRIB_IG_TRAPEZOID;
+        } else if (!strcmp(k, "mask")) {
+            o.mask = !strcmp(v, "token") ? ATTRIB_MASK_TOKEN : !strcmp(v, "zero") ? ATTRIB_MASK_ZERO
+                   : !strcmp(v, "delete") ? ATTRIB_MASK_DELETE : ATTRIB_MASK_ATTENTION;
+        } else if (!strcmp(k, "mask_token")) o.mask_token = atoi(v);
+        else if (!strcmp(k, "samples")) o.samples = o.smooth_samples = atoi(v);
+        else if (!strcmp(k, "seed")) o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "window")) o.window = atoi(v);
+        else if (!strcmp(k, "stride")) o.stride = atoi(v);
+        else if (!strcmp(k, "batch")) o.batch = atoi(v);
+        else if (!strcmp(k, "norm")) o.norm = !strcmp(v, "l1") ? ATTRIB_NORM_L1 : ATTRIB_NORM_L2;
+        else if (!strcmp(k, "on_gxi")) o.smooth_on_gxi = atoi(v);
+        else if (!strcmp(k, "noise")) o.smooth_noise = (float)atof(v);
+        else if (!strcmp(k, "threads")) threads = atoi(v);
+        else if (!strcmp(k, "span")) {
+            if (sscanf(v, "%d:%d", &o.span_begin, &o.span_end) != 2) return 2;
+        } else {
+            fprintf(stderr, "unknown key %s\n", k);
+            return 2;
+        }
+    }
+    int32_t ids[4096];
+    int n = 0;
+    for (char *s = argv[2]; *s && n < 4096;) {
+        ids[n++] = (int32_t)strtol(s, &s, 10);
+        if (*s == ',') s++;
+    }
+    attrib_model_options mo = attrib_model_default_options();
+    mo.n_threads = threads;
+    attrib_model *m;
+    if (attrib_model_load(argv[1], &mo, &m)) return fail("load");
+    attrib_result *r;
+    if (attrib_explain(m, ids, n, &o, &r)) return fail("explain");
+    const int C = attrib_model_get_info(m)->n_embd;
+    json_t *scores = json_array(), *tok = json_array(), *se = json_array(), *grad = json_array(), *fot = json_array();
+    for (int f = 0; f < r->n_features; f++) {
+        json_array_append_new(scores, json_real(r->scores[f]));
+        if (r->std_errors) json_array_append_new(se, json_real(r->std_errors[f]));
+    }
+    for (int i = 0; i < r->n_tokens; i++) {
+        json_array_append_new(tok, json_real(r->token_scores[i]));
+        json_array_append_new(fot, json_integer(r->feature_of_token[i]));
+    }
+    if (r->gradients)
+        for (int i = 0; i < r->n_tokens * C; i++) json_array_append_new(grad, json_real(r->gradients[i]));
+    json_t *o_json = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:f, s:f, s:f, s:f, s:I, s:I, s:f}",
+                               "method", attrib_method_name(r->method), "scores", scores, "token_scores", tok, "std_errors", se,
+                               "gradients", grad, "feature_of_token", fot, "target_token", r->target_token, "mask_token",
+                               r->mask_token, "f_input", r->f_input, "f_baseline", isnan(r->f_baseline) ? 0.0 : r->f_baseline,
+                               "sum_scores", r->sum_scores,
+                               "completeness_relative", isnan(r->completeness_relative) ? -1.0 : r->completeness_relative,
+                               "n_forward", (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds",
+                               r->seconds);
+    char *txt = json_dumps(o_json, JSON_COMPACT);
+    puts(txt);
+    free(txt);
+    json_decref(o_json);
+    attrib_result_free(r);
+    attrib_model_free(m);
+    return 0;
+}
