@@ -4,9 +4,17 @@ float32 and run the way a Python user would run it, with torch's and
 OpenBLAS's thread counts set to the same number attrib uses.
 
     /usr/bin/python3 bench/torch_peer.py forward MODEL --ids-file F -b B -t T --threads N --reps R
+    /usr/bin/python3 bench/torch_peer.py ig|saliency MODEL --ids-file F -t T --steps S --mask-token M
 
-prints one JSON line (seconds per pass: median and best, peak RSS, and the
-first sequence's last-position logits written to --logits-file).
+prints one JSON line (seconds: median and best, peak RSS; forward also
+writes the first sequence's last-position logits to --logits-file, ig and
+saliency their per-token scores to --scores-file as float64).
+
+ig and saliency do what Captum's IntegratedGradients / Saliency do on the
+input embeddings: target = the logit of the model's top-1 next token; IG
+baseline = the embedding of --mask-token at every position but the first
+(BOS stays), Gauss-Legendre nodes (numpy's leggauss), all steps in one
+autograd batch (Captum's default internal_batch_size=None).
 """
 import argparse
 import json
@@ -21,7 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "py"))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("job", choices=["forward"])
+    ap.add_argument("job", choices=["forward", "ig", "saliency"])
     ap.add_argument("model")
     ap.add_argument("--ids-file", required=True)
     ap.add_argument("-b", type=int, default=1)
@@ -29,6 +37,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--logits-file")
+    ap.add_argument("--scores-file")
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--mask-token", type=int, default=0)
     a = ap.parse_args()
 
     import numpy as np
@@ -40,6 +51,8 @@ def main():
     m = load_model(a.model).to(torch.float32)
     load_s = time.perf_counter() - t0
     ids = np.fromfile(a.ids_file, dtype=np.int32).reshape(a.b, a.t)
+    if a.job != "forward":
+        return attribute(a, m, ids[0], load_s)
     times = []
     with torch.no_grad():
         logits = m.forward(tokens=ids, last_only=True)           # warm-up
@@ -51,6 +64,40 @@ def main():
     if a.logits_file:
         logits[0, -1].numpy().astype(np.float32).tofile(a.logits_file)
     print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "B": a.b, "T": a.t, "threads": a.threads,
+                      "seconds": times[len(times) // 2], "best_seconds": times[0], "load_seconds": load_s,
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+
+
+def attribute(a, m, ids, load_s):
+    import numpy as np
+    import torch
+    times, scores = [], None
+    for _ in range(a.reps):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            target = int(torch.argmax(m.forward(tokens=[ids], last_only=True)[0, -1]))
+        x = m.embed([ids])[0]                                   # (T, C)
+        if a.job == "saliency":
+            e = x.clone()[None].requires_grad_(True)
+            m.forward(embeddings=e, last_only=True)[0, -1, target].backward()
+            scores = e.grad[0].norm(dim=-1)
+        else:
+            base = x.clone()
+            base[1:] = m.embed([[a.mask_token] * (len(ids) - 1)])[0]
+            nodes, weights = np.polynomial.legendre.leggauss(a.steps)
+            alphas = torch.tensor((nodes + 1) / 2, dtype=x.dtype)[:, None, None]
+            pts = (base[None] + alphas * (x - base)[None]).requires_grad_(True)   # (steps, T, C)
+            out = m.forward(embeddings=pts, last_only=True)[:, -1, target]
+            out.sum().backward()
+            w = torch.tensor(weights / 2, dtype=x.dtype)[:, None, None]
+            scores = ((x - base) * (w * pts.grad).sum(0)).sum(-1)
+            with torch.no_grad():
+                m.forward(embeddings=base[None], last_only=True)          # f(baseline), as attrib reports it
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    if a.scores_file:
+        scores.detach().numpy().astype(np.float64)[1:].tofile(a.scores_file)
+    print(json.dumps({"impl": "pytorch", "job": a.job, "torch": torch.__version__, "T": a.t, "threads": a.threads,
                       "seconds": times[len(times) // 2], "best_seconds": times[0], "load_seconds": load_s,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 

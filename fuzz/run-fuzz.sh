@@ -6,7 +6,8 @@
 # receives the corpus directory and copies or writes seed inputs into it.
 # Extra libFuzzer flags for a target (e.g. -max_len) come from an optional
 # fuzz/seeds/<name>.flags file (whitespace-separated, '#' lines ignored),
-# placed before the command-line flags so those can override them.
+# placed before the command-line flags so those can override them, and an
+# optional libFuzzer dictionary from fuzz/seeds/<name>.dict.
 set -euo pipefail
 bin="$1"; seconds="$2"; corpus="$3"; shift 3
 name="$(basename "$bin")"
@@ -21,6 +22,7 @@ flags=()
 if [ -f "$here/seeds/${name#fuzz_}.flags" ]; then
   read -r -a flags <<< "$(grep -v '^#' "$here/seeds/${name#fuzz_}.flags" | tr '\n' ' ')"
 fi
+if [ -f "$here/seeds/${name#fuzz_}.dict" ]; then flags+=("-dict=$here/seeds/${name#fuzz_}.dict"); fi
 artifacts="$corpus/../artifacts-$name"
 mkdir -p "$artifacts"
 echo "fuzzing $name for ${seconds}s from $(ls "$corpus" | wc -l) corpus files"

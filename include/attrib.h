@@ -386,7 +386,7 @@ typedef struct attrib_explain_options {
 
     uint64_t seed;               /* every random choice derives from it (default 0) */
     int batch;                   /* sequences per forward pass; 0 = automatic */
-    size_t memory_budget;        /* bytes for batched passes; 0 = 1 GiB */
+    size_t memory_budget;        /* bytes of activations for batched passes; 0 = 256 MiB */
     /* Progress callback for long runs (may be NULL): done of total units. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;

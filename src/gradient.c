@@ -37,7 +37,7 @@ static void target_cb(void *user, int b, const float *logits, float *dlogits, do
 /* Sequences per gradient pass: opt.batch, else what fits the memory budget. */
 static int pass_batch(const explain_ctx *c, int want) {
     if (c->opt.batch > 0) return c->opt.batch < want ? c->opt.batch : want;
-    size_t budget = c->opt.memory_budget ? c->opt.memory_budget : ((size_t)1 << 30);
+    size_t budget = c->opt.memory_budget ? c->opt.memory_budget : ((size_t)256 << 20);
     size_t one = attrib_grad_pass_bytes(c->m, 1, c->n);
     int b = one ? (int)(budget / one) : want;
     if (b < 1) b = 1;

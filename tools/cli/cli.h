@@ -15,6 +15,7 @@
 int cmd_info(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* Prints "attrib: error: <what>: <library message>" to stderr; returns 1. */
 int cli_fail_status(attrib_status s, const char *what);

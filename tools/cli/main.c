@@ -20,6 +20,8 @@ static const char *USAGE =
     "  info MODEL              architecture, size, tensor types, tokenizer and special tokens\n"
     "  generate MODEL PROMPT   greedy continuation of PROMPT (shows the model computes right)\n"
     "  tokenize MODEL TEXT     the model's tokens for TEXT with the byte span of each\n"
+    "  explain MODEL TEXT      which tokens of TEXT made the model predict its next token\n"
+    "                          (saliency, gxi, ig, smoothgrad, occlusion, shapley, kernelshap, lime)\n"
     "\n"
     "MODEL is a .gguf file (llama.cpp / Ollama) or a Hugging Face directory holding\n"
     "config.json, model.safetensors and tokenizer.json.\n"
@@ -30,7 +32,8 @@ static const char *USAGE =
     "examples:\n"
     "  attrib info ../shared/models/stories260K/stories260K-f32.gguf\n"
     "  attrib generate ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time\" -n 40\n"
-    "  attrib tokenize ../shared/models/TinyStories-656K \"Hello world\" --json\n";
+    "  attrib tokenize ../shared/models/TinyStories-656K \"Hello world\" --json\n"
+    "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time there was a\"\n";
 
 int cli_fail_status(attrib_status s, const char *what) {
     fprintf(stderr, "attrib: error: %s: %s (%s)\n", what, attrib_last_error(), attrib_status_name(s));
@@ -99,6 +102,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0) return cmd_explain(argc - 1, argv + 1);
     fprintf(stderr, "attrib: unknown command '%s'\n\n%s", cmd, USAGE);
     return 2;
 }
