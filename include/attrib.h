@@ -69,9 +69,9 @@ typedef enum attrib_status {
     ATTRIB_E_BAD_STRING = 14,    /* a string length is impossible or the bytes are unusable */
     ATTRIB_E_BAD_TYPE = 15,      /* unknown metadata value type or tensor type */
     ATTRIB_E_BAD_DIMS = 16,      /* n_dims out of range, a zero/negative/overflowing dimension */
-    ATTRIB_E_BAD_OFFSET = 17,    /* tensor data outside the data section */
+    ATTRIB_E_BAD_OFFSET = 17,    /* tensor data outside its section, or gaps in a safetensors data section */
     ATTRIB_E_BAD_ALIGNMENT = 18, /* tensor offset or general.alignment not aligned / invalid */
-    ATTRIB_E_OVERLAP = 19,       /* two tensors share bytes, or safetensors offsets do not tile */
+    ATTRIB_E_OVERLAP = 19,       /* two tensors share bytes */
     ATTRIB_E_DUPLICATE = 20,     /* a key or tensor name appears twice */
     ATTRIB_E_METADATA_TYPE = 21, /* a known key has the wrong value type */
     ATTRIB_E_MISSING = 22,       /* a required key, tensor or file is missing */

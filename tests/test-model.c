@@ -104,7 +104,7 @@ static void test_missing_paths(void **state) {
     assert_true(strstr(attrib_last_error(), "/nonexistent/model.gguf") != NULL);
     char dir[] = "/tmp/attrib-test-model-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(attrib_model_load(dir, NULL, &m), ATTRIB_E_IO); /* no config.json */
+    assert_int_equal(attrib_model_load(dir, NULL, &m), ATTRIB_E_MISSING); /* no config.json */
     assert_int_equal(attrib_model_load(NULL, NULL, &m), ATTRIB_E_INVALID_ARG);
     rmdir(dir);
     attrib_model_free(NULL);

@@ -257,6 +257,9 @@ def cases():
                              'original_max_position_embeddings': 32}}))
     add('ok_qwen2', OK, 'model_type qwen2 with q/k/v biases', hf({'model_type': 'qwen2'}, ts=base_tensors(bias=True)))
     add('ok_mistral', OK, 'model_type mistral (a llama)', hf({'model_type': 'mistral'}))
+    add('ok_inv_freq', OK, 'old checkpoint storing model.layers.N.self_attn.rotary_emb.inv_freq (ignored)',
+        hf(ts=base_tensors() + [tensor('model.layers.%d.self_attn.rotary_emb.inv_freq' % l, 'F32', [HEAD_DIM // 2], 9)
+                                for l in range(LAYERS)]))
     add('ok_defaults', OK, 'optional keys absent: HF defaults (2048 positions, eps 1e-6, theta 10000, silu)',
         hf({'max_position_embeddings': DELETE, 'rms_norm_eps': DELETE, 'rope_theta': DELETE, 'hidden_act': DELETE,
             'rope_scaling': DELETE, 'tie_word_embeddings': DELETE, 'attention_bias': DELETE, 'mlp_bias': DELETE}))
@@ -282,7 +285,7 @@ def cases():
     j = text.index(b'}', i) + 1
     dup_text = text[:j] + b',' + text[i:j] + text[j:]
     add('st_duplicate_tensor', 'ATTRIB_E_DUPLICATE', 'header names model.norm.weight twice',
-        with_header(dup_text), known='ATTRIB_E_BAD_JSON')
+        with_header(dup_text))
 
     # ---- safetensors entries
     norm = 'model.norm.weight'
@@ -324,12 +327,12 @@ def cases():
         hf(ts=overlap_partial()))
     add('st_overlap_alias', 'ATTRIB_E_OVERLAP', 'two tensors with the same offsets (rest tiles exactly)',
         hf(ts=overlap_alias()))
-    add('st_gap', 'ATTRIB_E_OVERLAP', '4 unused bytes between two tensors (offsets do not tile)',
-        hf(st={'gap_before': {norm: 4}}), known='ATTRIB_E_BAD_OFFSET')
-    add('st_leading_gap', 'ATTRIB_E_OVERLAP', 'the first tensor starts at 4 (offsets do not tile)',
-        hf(st={'gap_before': {'model.embed_tokens.weight': 4}}), known='ATTRIB_E_BAD_OFFSET')
-    add('st_trailing_bytes', 'ATTRIB_E_OVERLAP', '4 bytes after the last tensor (offsets do not tile)',
-        hf(st={'trailing': b'\0' * 4}), known='ATTRIB_E_BAD_OFFSET')
+    add('st_gap', 'ATTRIB_E_BAD_OFFSET', '4 unused bytes between two tensors (offsets do not tile)',
+        hf(st={'gap_before': {norm: 4}}))
+    add('st_leading_gap', 'ATTRIB_E_BAD_OFFSET', 'the first tensor starts at 4 (offsets do not tile)',
+        hf(st={'gap_before': {'model.embed_tokens.weight': 4}}))
+    add('st_trailing_bytes', 'ATTRIB_E_BAD_OFFSET', '4 bytes after the last tensor (offsets do not tile)',
+        hf(st={'trailing': b'\0' * 4}))
     add('st_is_directory', 'ATTRIB_E_IO', 'model.safetensors is a directory', hf(files={'model.safetensors': None}))
 
     # ---- tensor set and shapes against config.json
@@ -356,25 +359,36 @@ def cases():
     bt[find(bt, 'model.layers.1.self_attn.v_proj.bias')] = tensor('model.layers.1.self_attn.v_proj.bias', 'F32', [KVD + 1], 7)
     add('t_bias_length', 'ATTRIB_E_SHAPE', 'qwen2 v_proj bias of 5 elements (4 expected)', hf({'model_type': 'qwen2'}, ts=bt))
     add('t_extra_tensor', 'ATTRIB_E_UNSUPPORTED', 'a q_norm tensor the llama graph would silently ignore',
-        hf(ts=base_tensors() + [tensor('model.layers.0.self_attn.q_norm.weight', 'F32', [HEAD_DIM], 9)]), known=OK)
+        hf(ts=base_tensors() + [tensor('model.layers.0.self_attn.q_norm.weight', 'F32', [HEAD_DIM], 9)]))
     add('t_extra_layer', 'ATTRIB_E_UNSUPPORTED', 'tensors of a third layer while num_hidden_layers is 2',
-        hf(ts=base_tensors() + layer_tensors(2)), known=OK)
+        hf(ts=base_tensors() + layer_tensors(2)))
+    add('t_layer_leading_zero', 'ATTRIB_E_UNSUPPORTED', 'an extra model.layers.01.input_layernorm.weight (not layer 1)',
+        hf(ts=base_tensors() + [tensor('model.layers.01.input_layernorm.weight', 'F32', [HIDDEN], 9)]))
+    add('t_extra_top_level', 'ATTRIB_E_UNSUPPORTED', 'an extra model.bias tensor outside the layers',
+        hf(ts=base_tensors() + [tensor('model.bias', 'F32', [HIDDEN], 9)]))
+    add('t_inv_freq_extra_layer', 'ATTRIB_E_UNSUPPORTED', 'rotary_emb.inv_freq of a third layer',
+        hf(ts=base_tensors() + [tensor('model.layers.2.self_attn.rotary_emb.inv_freq', 'F32', [HEAD_DIM // 2], 9)]))
 
     # ---- config.json
-    add('cfg_missing', 'ATTRIB_E_MISSING', 'no config.json', hf(drop=['config.json']), known='ATTRIB_E_IO')
+    add('cfg_missing', 'ATTRIB_E_MISSING', 'no config.json', hf(drop=['config.json']))
+    add('cfg_is_directory', 'ATTRIB_E_IO', 'config.json is a directory (exists but cannot be read)',
+        hf(files={'config.json': None}))
     add('cfg_not_json', 'ATTRIB_E_BAD_JSON', 'config.json is not JSON', with_raw_config(b'{"model_type": "llama",'))
     add('cfg_array', 'ATTRIB_E_BAD_JSON', 'config.json is an array', with_raw_config(b'[1, 2]'))
     add('cfg_duplicate_key', 'ATTRIB_E_DUPLICATE', 'config.json names hidden_size twice',
-        with_raw_config(config_bytes(BASE_CONFIG).replace(b'"hidden_size": 8,', b'"hidden_size": 8, "hidden_size": 8,')),
-        known='ATTRIB_E_BAD_JSON')
+        with_raw_config(replace_once(config_bytes(BASE_CONFIG), b'"hidden_size": 8,', b'"hidden_size": 8, "hidden_size": 8,')))
+    add('cfg_duplicate_nested', 'ATTRIB_E_DUPLICATE', 'config.json rope_scaling names factor twice',
+        with_raw_config(replace_once(config_bytes(BASE_CONFIG), b'"rope_scaling": null',
+                                     b'"rope_scaling": {"rope_type": "llama3", "factor": 8.0, "factor": 8.0}')))
     add('cfg_too_large', 'ATTRIB_E_LIMIT', 'config.json of 4 MiB + 1 bytes (valid JSON padded with spaces)',
         with_raw_config(pad_json(config_bytes(BASE_CONFIG), (4 << 20) + 1)))
     add('cfg_no_model_type', 'ATTRIB_E_MISSING', 'model_type absent', hf({'model_type': DELETE}))
-    add('cfg_model_type_number', 'ATTRIB_E_METADATA_TYPE', 'model_type is a number', hf({'model_type': 7}),
-        known='ATTRIB_E_MISSING')
+    add('cfg_model_type_number', 'ATTRIB_E_METADATA_TYPE', 'model_type is a number', hf({'model_type': 7}))
+    add('cfg_model_type_null', 'ATTRIB_E_MISSING', 'model_type is null', hf({'model_type': None}))
     add('cfg_model_type_gpt2', 'ATTRIB_E_UNSUPPORTED', 'model_type gpt2', hf({'model_type': 'gpt2'}))
     add('cfg_hidden_act_gelu', 'ATTRIB_E_UNSUPPORTED', 'hidden_act gelu', hf({'hidden_act': 'gelu'}))
-    add('cfg_hidden_act_number', 'ATTRIB_E_METADATA_TYPE', 'hidden_act is a number', hf({'hidden_act': 1}), known=OK)
+    add('cfg_hidden_act_number', 'ATTRIB_E_METADATA_TYPE', 'hidden_act is a number', hf({'hidden_act': 1}))
+    add('cfg_hidden_act_list', 'ATTRIB_E_METADATA_TYPE', 'hidden_act is ["silu"]', hf({'hidden_act': ['silu']}))
     add('cfg_no_layers', 'ATTRIB_E_MISSING', 'num_hidden_layers absent', hf({'num_hidden_layers': DELETE}))
     add('cfg_no_hidden', 'ATTRIB_E_MISSING', 'hidden_size absent', hf({'hidden_size': DELETE}))
     add('cfg_no_ffn', 'ATTRIB_E_MISSING', 'intermediate_size absent', hf({'intermediate_size': DELETE}))
@@ -385,8 +399,23 @@ def cases():
     add('cfg_layers_bool', 'ATTRIB_E_METADATA_TYPE', 'num_hidden_layers is true', hf({'num_hidden_layers': True}))
     add('cfg_eps_string', 'ATTRIB_E_METADATA_TYPE', 'rms_norm_eps is a string', hf({'rms_norm_eps': '1e-5'}))
     add('cfg_theta_string', 'ATTRIB_E_METADATA_TYPE', 'rope_theta is a string', hf({'rope_theta': '10000'}))
-    add('cfg_tie_string', 'ATTRIB_E_METADATA_TYPE', 'tie_word_embeddings is "yes"', hf({'tie_word_embeddings': 'yes'}),
-        known=OK)
+    add('cfg_tie_string', 'ATTRIB_E_METADATA_TYPE', 'tie_word_embeddings is "yes"', hf({'tie_word_embeddings': 'yes'}))
+    add('cfg_tie_number', 'ATTRIB_E_METADATA_TYPE', 'tie_word_embeddings is 1', hf({'tie_word_embeddings': 1}))
+    add('cfg_attention_bias_string', 'ATTRIB_E_METADATA_TYPE', 'attention_bias is "false"',
+        hf({'attention_bias': 'false'}))
+    add('cfg_mlp_bias_number', 'ATTRIB_E_METADATA_TYPE', 'mlp_bias is 0', hf({'mlp_bias': 0}))
+    add('cfg_rope_interleaved_string', 'ATTRIB_E_METADATA_TYPE', 'rope_interleaved is "true"',
+        hf({'rope_interleaved': 'true'}))
+    add('cfg_name_number', 'ATTRIB_E_METADATA_TYPE', '_name_or_path is a number', hf({'_name_or_path': 5}))
+    add('cfg_rope_scaling_string', 'ATTRIB_E_METADATA_TYPE', 'rope_scaling is the string "llama3"',
+        hf({'rope_scaling': 'llama3'}))
+    add('cfg_rope_type_number', 'ATTRIB_E_METADATA_TYPE', 'rope_scaling rope_type is a number',
+        hf({'rope_scaling': {'rope_type': 3, 'factor': 8.0}}))
+    add('cfg_rope_llama3_factor_string', 'ATTRIB_E_METADATA_TYPE', 'rope_scaling llama3 with factor "8"',
+        hf({'rope_scaling': {'rope_type': 'llama3', 'factor': '8', 'low_freq_factor': 1.0, 'high_freq_factor': 4.0,
+                             'original_max_position_embeddings': 32}}))
+    add('cfg_rope_llama3_no_orig', 'ATTRIB_E_MISSING', 'rope_scaling llama3 without original_max_position_embeddings',
+        hf({'rope_scaling': {'rope_type': 'llama3', 'factor': 8.0, 'low_freq_factor': 1.0, 'high_freq_factor': 4.0}}))
     add('cfg_heads_zero', 'ATTRIB_E_BAD_VALUE', 'num_attention_heads 0', hf({'num_attention_heads': 0}))
     add('cfg_layers_5000', 'ATTRIB_E_BAD_VALUE', 'num_hidden_layers 5000', hf({'num_hidden_layers': 5000}))
     add('cfg_vocab_negative', 'ATTRIB_E_BAD_VALUE', 'vocab_size -6', hf({'vocab_size': -6}))
@@ -419,12 +448,19 @@ def cases():
     add('idx_shard_number', 'ATTRIB_E_BAD_JSON', 'a shard name that is a number',
         sharded(index_edit=lambda wm: wm.update({norm: 3})))
     add('idx_missing_shard', 'ATTRIB_E_MISSING', 'the index names a shard that does not exist',
-        sharded(shard_edit=lambda f: f.pop('model-00002-of-00002.safetensors')), known='ATTRIB_E_IO')
+        sharded(shard_edit=lambda f: f.pop('model-00002-of-00002.safetensors')))
+    add('idx_shard_is_directory', 'ATTRIB_E_IO', 'the second shard is a directory (exists but cannot be read)',
+        sharded(shard_edit=lambda f: f.update({'model-00002-of-00002.safetensors': None})))
+    add('idx_duplicate_key', 'ATTRIB_E_DUPLICATE', 'index.json names model.norm.weight twice in weight_map',
+        sharded(shard_edit=lambda f: f.update({'model.safetensors.index.json': replace_once(
+            f['model.safetensors.index.json'], b'"model.norm.weight": "model-00001-of-00002.safetensors",',
+            b'"model.norm.weight": "model-00001-of-00002.safetensors", '
+            b'"model.norm.weight": "model-00001-of-00002.safetensors",')})))
     add('idx_bad_shard', 'ATTRIB_E_TRUNCATED', 'the second shard\'s header length runs past its end',
         sharded(shard_edit=lambda f: f.update({'model-00002-of-00002.safetensors':
                                               struct.pack('<Q', 1 << 20) + f['model-00002-of-00002.safetensors'][8:]})))
     add('idx_tensor_twice', 'ATTRIB_E_DUPLICATE', 'model.norm.weight stored in both shards',
-        sharded(ts=base_tensors() + [tensor(norm, 'F32', [HIDDEN], 2)]), known=OK)
+        sharded(ts=base_tensors() + [tensor(norm, 'F32', [HIDDEN], 2)]))
     add('no_weights', 'ATTRIB_E_MISSING', 'config.json but neither model.safetensors nor an index',
         hf(drop=['model.safetensors']))
     return out
@@ -481,6 +517,13 @@ def overlap_alias():
         out.append(t)
         begin += len(t['data'])
     return out
+
+
+def replace_once(text, old, new):
+    """TEXT with its single occurrence of OLD replaced (so an edit cannot
+    silently miss and leave a valid file)."""
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
 
 
 def pad_json(text, size):
