@@ -40,14 +40,18 @@ def main():
     ap.add_argument("--dtypes", default="f32,q8_0")
     ap.add_argument("--shapes", default="1x32,1x128,8x32,8x128", help="BxT list")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "attrib-bench-models"))
+    ap.add_argument("--peer-torch-threads", type=int, default=1,
+                    help="torch intra-op threads of the peer (its BLAS gets --threads); see peer_env")
     a = ap.parse_args()
 
     config = os.path.join(a.shared, "models", "smollm2-135m-tokenizer", "config.json")
     bench_bin = os.path.join(a.build, "bench", "bench_forward")
     os.makedirs(a.cache, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
+    penv = peer_env(a.threads, a.peer_torch_threads)
     rows = []
     print("machine: %s, %d CPUs; threads %d; reps %d (median)" % (cpu_model(), os.cpu_count(), a.threads, a.reps))
+    print(peer_note(a.threads, a.peer_torch_threads))
     for dt in a.dtypes.split(","):
         model = os.path.join(a.cache, "smollm2-135m-shape-%s.gguf" % dt)
         if not os.path.exists(model):
@@ -64,7 +68,7 @@ def main():
                                  "--reps", str(a.reps), "--ids-file", idf, "--logits-file", la], env)
                 peer = run_json([sys.executable, os.path.join(HERE, "torch_peer.py"), "forward", model, "--ids-file", idf,
                                  "-b", str(B), "-t", str(T), "--threads", str(a.threads), "--reps", str(a.reps),
-                                 "--logits-file", lp], env)
+                                 "--logits-file", lp], penv)
                 diff = float(np.max(np.abs(np.fromfile(la, np.float32) - np.fromfile(lp, np.float32))))
             peer_gflops = ours["gflop"] / peer["seconds"]
             rows.append([dt, B, T, "%.0f" % ours["tokens_per_s"], "%.1f" % ours["gflops"], "%.1f" % ours["sgemm_peak_gflops"],
@@ -86,6 +90,22 @@ def print_rows(rows, header):
     for r in rows:
         print("  ".join(str(c).rjust(x) for c, x in zip(r, w)))
     sys.stdout.flush()
+
+
+def peer_env(threads, torch_threads):
+    """The PyTorch peer's environment: OpenBLAS (torch's BLAS here) gets THREADS
+    threads, torch's own OpenMP pool TORCH_THREADS. Measured on this 2-core
+    machine (forward, 135M shape, 1 x 128 tokens): torch 1 + OpenBLAS 2 threads
+    553 tok/s; torch 2 + OpenBLAS 2 threads 76 tok/s (the two pools spin
+    against each other), 503 tok/s with OMP_WAIT_POLICY=passive. The default is
+    the peer's fastest configuration, so the ratios are not flattered."""
+    return dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(torch_threads),
+                ATTRIB_PEER_TORCH_THREADS=str(torch_threads))
+
+
+def peer_note(threads, torch_threads):
+    return ("peer: PyTorch with %d intra-op thread(s) + OpenBLAS %d threads (its fastest configuration here; "
+            "see peer_env in bench/bench_forward.py)" % (torch_threads, threads))
 
 
 def cpu_model():

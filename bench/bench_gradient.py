@@ -25,7 +25,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
-from bench_forward import cpu_model, run_json  # noqa: E402
+from bench_forward import cpu_model, peer_env, peer_note, run_json  # noqa: E402
 
 
 def main():
@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "attrib-bench-models"))
+    ap.add_argument("--peer-torch-threads", type=int, default=1)
     a = ap.parse_args()
     config = os.path.join(a.shared, "models", "smollm2-135m-tokenizer", "config.json")
     model = os.path.join(a.cache, "smollm2-135m-shape-f32.gguf")
@@ -45,11 +46,13 @@ def main():
         subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_gguf.py"), model, "--config", config,
                         "--dtype", "f32", "--seed", "1", "--quiet"], check=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
+    penv = peer_env(a.threads, a.peer_torch_threads)
     ids = np.random.default_rng(7).integers(3, 49152, size=a.tokens, dtype=np.int32)
     ids[0] = 1
     mask_token = 2
     print("machine: %s, %d CPUs; threads %d; %d-token prompt; model %s" % (cpu_model(), os.cpu_count(), a.threads,
                                                                           a.tokens, os.path.basename(model)))
+    print(peer_note(a.threads, a.peer_torch_threads))
     head = ["job", "attrib s", "torch s", "speed-up", "attrib RSS MiB", "torch RSS MiB", "RSS ratio", "GFLOP/s",
             "of sgemm peak", "max rel |dscore|"]
     print("  ".join(h.rjust(12) for h in head))
@@ -63,7 +66,7 @@ def main():
                             + extra, env)
             peer = run_json([sys.executable, os.path.join(HERE, "torch_peer.py"), job, model, "--ids-file", idf, "-b", "1",
                              "-t", str(a.tokens), "--threads", str(a.threads), "--mask-token", str(mask_token),
-                             "--scores-file", sp, "--reps", str(a.reps)] + extra, env)
+                             "--scores-file", sp, "--reps", str(a.reps)] + extra, penv)
             x, y = np.fromfile(sa, np.float64), np.fromfile(sp, np.float64)
             diff = float(np.abs(x - y).max() / np.abs(y).max())
             row = ["%s%s" % (job, " %d" % a.steps if job == "ig" else ""), "%.3f" % ours["seconds"], "%.3f" % peer["seconds"],

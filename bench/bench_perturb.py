@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("ATTRIB_SHARED", os.path.join(REPO, "..", "shared")))
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--peer-torch-threads", type=int, default=1)
     ap.add_argument("--peer-perms", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--parts", default="loo,shapley,converge", help="which of loo,shapley,converge to run")
@@ -79,6 +80,10 @@ def main():
         subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_gguf.py"), model, "--config", config,
                         "--dtype", "f32", "--seed", "1", "--quiet"], check=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
+    sys.path.insert(0, HERE)
+    from bench_forward import peer_env, peer_note
+    penv = peer_env(a.threads, a.peer_torch_threads)
+    print(peer_note(a.threads, a.peer_torch_threads))
     peer = [sys.executable, os.path.join(HERE, "torch_perturb_peer.py")]
     rng = np.random.default_rng(32)
     ids = [1] + [int(x) for x in rng.integers(1, 49152, size=31)]
@@ -100,7 +105,7 @@ def main():
 def loo(a, model, base, env, peer, ids_s, head):
     rows = []
     o = ours(a.build, model, dict(base, method="occlusion"), env)
-    p = run_json(peer + ["loo", model, "--ids", ids_s, "--mask-token", "0", "--threads", str(a.threads)], env)
+    p = run_json(peer + ["loo", model, "--ids", ids_s, "--mask-token", "0", "--threads", str(a.threads)], penv)
     diff = float(np.max(np.abs(np.array(o["scores"]) - np.array(p["scores"]))))
     rows.append(["leave-one-out", o["n_forward"], "%.2f" % o["seconds"], p["evals"], "%.2f" % p["seconds"],
                  "%.1fx" % (p["seconds"] / o["seconds"]), "%.1e" % diff])
@@ -112,7 +117,7 @@ def shapley(a, model, base, env, peer, ids_s, head):
     rows = []
     o = ours(a.build, model, dict(base, method="shapley", samples=25, seed=1), env, reps=1)
     p = run_json(peer + ["shapley", model, "--ids", ids_s, "--mask-token", "0", "--threads", str(a.threads),
-                         "--perms", str(a.peer_perms)], env)
+                         "--perms", str(a.peer_perms)], penv)
     evals25 = 2 + 25 * 31
     t25 = p["seconds_per_eval"] * evals25
     scaled = "" if a.peer_perms == 25 else " (scaled from %d perms)" % a.peer_perms
@@ -128,8 +133,9 @@ def converge(a, model, ids, env, peer):
                      "--threads", str(a.threads), "--seeds", str(a.seeds), "--samples", "2,4,8,16,32,64,128",
                      "--stop", "0.05"],
                     env, last=False)
+    from bench_forward import peer_env
     pp = run_json(peer + ["pass", model, "--ids", ",".join(map(str, short)), "--threads", str(a.threads), "--reps", "5"],
-                  env)
+                  peer_env(a.threads, a.peer_torch_threads))
     exact = conv[0]
     print("\nconvergence, 11-token prompt (10 features): exact values from %d evaluations in %.1f s (attrib; %d tokens"
           " computed, %d with full recomputation); torch batch-1 pass %.3f s"

@@ -44,7 +44,7 @@ def main():
 
     import numpy as np
     import torch
-    torch.set_num_threads(a.threads)
+    torch.set_num_threads(int(os.environ.get("ATTRIB_PEER_TORCH_THREADS", a.threads)))
     from attrib_ref.model import load_model
 
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@
 void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int C, float eps, int n_threads);
 
 /* Width of the column tiles matrix products are split into (see kernels.c). */
-#define MATMUL_TILE_COLS 64
+#define MATMUL_TILE_COLS 128
 #define MATMUL_MAX_MATS 4
 
 /* Floats of per-thread scratch matmul_forward_multi needs for these matrices
