@@ -39,6 +39,46 @@ size_t attrib_grad_pass_bytes(const attrib_model *m, int B, int T) {
     return sizeof(float) * (N * in->n_layer * tape_floats_per_token(in) + N * (size_t)(6 * in->n_embd + 4 * in->n_ff));
 }
 
+/* Input-gradient products: whole-matrix dequantisation + column tiles when
+ * the group's quantised matrices fit WFULL_MAX floats, else fixed row chunks
+ * with partial sums (e.g. a quantised output matrix of a large vocabulary). */
+#define WFULL_MAX ((size_t)16 << 20)
+
+static size_t dequant_floats(const attrib_weight *const *W, int n) {
+    size_t need = 0;
+    for (int j = 0; j < n; j++)
+        if (W[j]->type != ATTRIB_DTYPE_F32) need += (size_t)W[j]->rows * W[j]->cols;
+    return need;
+}
+
+typedef struct bwd_scratch {
+    float *wfull, *partials, *wscratch;
+    size_t wpt;
+    int nt;
+} bwd_scratch;
+
+static void input_grad(float *din, int n, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                       const bwd_scratch *sc) {
+    size_t need = dequant_floats(W, n);
+    if (need <= WFULL_MAX) {
+        matmul_dequant_whole(sc->wfull, W, n, sc->nt);
+        matmul_backward_tiled(din, n, dout, W, N, sc->wfull, sc->nt);
+    } else {
+        matmul_backward_multi(din, n, dout, W, N, sc->partials, sc->wscratch, sc->wpt, sc->nt);
+    }
+}
+
+/* Scratch floats one product group needs (for the sizing pass). */
+static void group_need(const attrib_weight *const *W, int n, int64_t N, size_t *wfull, size_t *partials) {
+    size_t need = dequant_floats(W, n);
+    if (need <= WFULL_MAX) {
+        if (need > *wfull) *wfull = need;
+    } else {
+        size_t p = matmul_backward_partials(W, n) * (size_t)N * (size_t)W[0]->cols;
+        if (p > *partials) *partials = p;
+    }
+}
+
 attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, grad_target_fn target, void *user,
                                float *grad, double *values) {
     const attrib_model_info *in = &m->info;
@@ -50,13 +90,13 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
     openblas_set_num_threads(1);
 
     /* scratch sizes that depend on the weights */
-    size_t wpt = 0, chunks = 0;
+    size_t wpt = 0, chunks = 0, wfull = 0;
     {
         const attrib_weight *top[] = {&m->output};
         wpt = matmul_scratch_floats(top, 1);
         size_t w2 = matmul_backward_scratch_floats(top, 1);
         wpt = w2 > wpt ? w2 : wpt;
-        chunks = matmul_backward_partials(top, 1) * (size_t)B * C; /* logits rows only */
+        group_need(top, 1, B, &wfull, &chunks);
         for (int l = 0; l < Lyr; l++) {
             const attrib_layer *L = &m->layers[l];
             const attrib_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -65,12 +105,10 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
             wpt = bb > wpt ? bb : wpt;
             const attrib_weight *qkv[] = {&L->wq, &L->wk, &L->wv}, *gu[] = {&L->w_gate, &L->w_up}, *o[] = {&L->wo},
                                 *dn[] = {&L->w_down};
-            size_t p1 = matmul_backward_partials(qkv, 3) * (size_t)N * C, p2 = matmul_backward_partials(gu, 2) * (size_t)N * C,
-                   p3 = matmul_backward_partials(o, 1) * (size_t)N * qd, p4 = matmul_backward_partials(dn, 1) * (size_t)N * F;
-            size_t p = p1 > p2 ? p1 : p2;
-            p = p3 > p ? p3 : p;
-            p = p4 > p ? p4 : p;
-            chunks = p > chunks ? p : chunks;
+            group_need(qkv, 3, N, &wfull, &chunks);
+            group_need(gu, 2, N, &wfull, &chunks);
+            group_need(o, 1, N, &wfull, &chunks);
+            group_need(dn, 1, N, &wfull, &chunks);
         }
     }
     /* one allocation split into named buffers */
@@ -87,7 +125,8 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         (size_t)N * D,              /* RoPE table */
         (size_t)B * V * 2,          /* logits, dlogits */
         (size_t)B * C * 2,          /* last rows, their gradient */
-        chunks,                     /* backward partials */
+        chunks ? chunks : 1,        /* backward partials (fallback path) */
+        wfull ? wfull : 1,          /* whole dequantised matrices (tiled path) */
         (size_t)nt * (wpt ? wpt : 1), /* per-thread dequantisation */
         (size_t)nt * 2 * (size_t)T, /* attention scratch */
     };
@@ -95,11 +134,10 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         if (!attrib_add_ok(total, sizes[i], &total)) return attrib_fail(ATTRIB_E_LIMIT, "gradient pass too large");
     }
-    float *mem = attrib_calloc_array(total, sizeof(float));
+    float *mem = attrib_model_workspace(m, total);
     int32_t *pos = attrib_calloc_array((size_t)N, sizeof(int32_t));
     attn_kv_view *views = attrib_calloc_array((size_t)B, sizeof *views);
     if (!mem || !pos || !views) {
-        free(mem);
         free(pos);
         free(views);
         return attrib_fail(ATTRIB_E_NOMEM, "out of memory for a gradient pass of %d x %d tokens (%zu MiB)", B, T,
@@ -118,8 +156,10 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
     float *logits = p, *dlogits = p + (size_t)B * V; p += sizes[9];
     float *last = p, *dlast = p + (size_t)B * C; p += sizes[10];
     float *partials = p; p += sizes[11];
-    float *wscratch = p; p += sizes[12];
+    float *wfull_buf = p; p += sizes[12];
+    float *wscratch = p; p += sizes[13];
     float *att_scratch = p;
+    const bwd_scratch sc = {wfull_buf, partials, wscratch, wpt, nt};
 
     /* per-layer tape pointers */
 #define TAPE(l) (tape + (size_t)(l) * N * per_tok)
@@ -174,7 +214,7 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
     {
         const float *const douts[] = {dlogits};
         const attrib_weight *const ws[] = {&m->output};
-        matmul_backward_multi(xn, 1, douts, ws, B, partials, wscratch, wpt, nt); /* xn: (B, C) d final norm out */
+        input_grad(xn, 1, douts, ws, B, &sc); /* xn: (B, C) d final norm out */
     }
     memset(dlast, 0, sizeof(float) * (size_t)B * C);
     rmsnorm_backward(dlast, xn, last, m->output_norm, B, C, in->rms_eps, nt);
@@ -187,13 +227,13 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         {
             const float *const douts[] = {x};
             const attrib_weight *const ws[] = {&L->w_down};
-            matmul_backward_multi(act, 1, douts, ws, N, partials, wscratch, wpt, nt); /* act: d swiglu out (N, F) */
+            input_grad(act, 1, douts, ws, N, &sc); /* act: d swiglu out (N, F) */
         }
         swiglu_backward(act, dup, act, T_G(l), T_U(l), N, F, nt); /* act: d gate (in place is safe: elementwise) */
         {
             const float *const douts[] = {act, dup};
             const attrib_weight *const ws[] = {&L->w_gate, &L->w_up};
-            matmul_backward_multi(xn, 2, douts, ws, N, partials, wscratch, wpt, nt);
+            input_grad(xn, 2, douts, ws, N, &sc);
         }
         memcpy(tmp, x, sizeof(float) * (size_t)N * C); /* tmp: dh = dy + rmsnorm'(h) dhn */
         rmsnorm_backward(tmp, xn, T_H(l), L->ffn_norm, N, C, in->rms_eps, nt);
@@ -201,7 +241,7 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         {
             const float *const douts[] = {tmp};
             const attrib_weight *const ws[] = {&L->wo};
-            matmul_backward_multi(act, 1, douts, ws, N, partials, wscratch, wpt, nt); /* act: d attention out (N, qd) */
+            input_grad(act, 1, douts, ws, N, &sc); /* act: d attention out (N, qd) */
         }
         attention_backward(dq, dk, dv, act, T_Q(l), T_K(l), T_V(l), T_LSE(l), B, T, H, Hkv, D, att_scratch, nt);
         rope_backward(dq, cs, N, H, D, in->rope_layout, nt);
@@ -209,7 +249,7 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         {
             const float *const douts[] = {dq, dk, dv};
             const attrib_weight *const ws[] = {&L->wq, &L->wk, &L->wv};
-            matmul_backward_multi(xn, 3, douts, ws, N, partials, wscratch, wpt, nt);
+            input_grad(xn, 3, douts, ws, N, &sc);
         }
         memcpy(x, tmp, sizeof(float) * (size_t)N * C);
         rmsnorm_backward(x, xn, T_X(l), L->attn_norm, N, C, in->rms_eps, nt);
@@ -224,7 +264,6 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
 #undef T_G
 #undef T_U
     memcpy(grad, x, sizeof(float) * (size_t)N * C);
-    free(mem);
     free(pos);
     free(views);
     return ATTRIB_OK;

@@ -192,10 +192,9 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
                       (size_t)nt * (size_t)(maxP + T)};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
-    float *mem = attrib_calloc_array(total, sizeof(float));
+    float *mem = attrib_model_workspace(m, total);
     const size_t wpt = dequant_need(m); /* per-thread dequantisation scratch */
     if (!mem || !grow_dequant_scratch(m, wpt, nt)) {
-        free(mem);
         free(views);
         free(pos);
         return attrib_fail(ATTRIB_E_NOMEM, "out of memory for a pass of %lld tokens", (long long)N);
@@ -274,7 +273,6 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
         rmsnorm_forward(xn, proj, m->output_norm, B, C, in->rms_eps, nt);
         matmul_forward(logits, xn, &m->output, NULL, B, m->dequant_buf, wpt, nt);
     }
-    free(mem);
     free(views);
     free(pos);
     return ATTRIB_OK;

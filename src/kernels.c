@@ -369,6 +369,50 @@ void matmul_backward_multi(float *din, int n_mats, const float *const *dout, con
     }
 }
 
+/* din = sum_j dout[j] @ W[j] without partial buffers: din is cut into fixed
+ * column tiles; each tile is one thread's, and sums the matrices in order
+ * with beta = 1 after the first, so results do not depend on the thread count.
+ * Non-F32 matrices must already be dequantised whole into WFULL (in order,
+ * O_j x K floats each). */
+void matmul_backward_tiled(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           const float *wfull, int n_threads) {
+    const int64_t K = W[0]->cols;
+    const float *wp[MATMUL_MAX_MATS];
+    size_t at = 0;
+    for (int j = 0; j < n_mats; j++) {
+        if (W[j]->type == ATTRIB_DTYPE_F32) {
+            wp[j] = W[j]->data;
+        } else {
+            wp[j] = wfull + at;
+            at += (size_t)W[j]->rows * K;
+        }
+    }
+    const int64_t n_tiles = (K + MATMUL_TILE_COLS - 1) / MATMUL_TILE_COLS;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (n_tiles > 1)
+    for (int64_t t = 0; t < n_tiles; t++) {
+        const int64_t k0 = t * MATMUL_TILE_COLS, kc = K - k0 < MATMUL_TILE_COLS ? K - k0 : MATMUL_TILE_COLS;
+        for (int j = 0; j < n_mats; j++) {
+            const int64_t O = W[j]->rows;
+            /* din[:, k0:k0+kc] (+)= dout[j] (N, O) @ W[j][:, k0:k0+kc] (O, kc) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)kc, (int)O, 1.0f, dout[j], (int)O, wp[j] + k0,
+                        (int)K, j == 0 ? 0.0f : 1.0f, din + k0, (int)K);
+        }
+    }
+}
+
+size_t matmul_dequant_whole(float *wfull, const attrib_weight *const *W, int n_mats, int n_threads) {
+    size_t at = 0;
+    for (int j = 0; j < n_mats; j++) {
+        if (W[j]->type == ATTRIB_DTYPE_F32) continue;
+        const attrib_weight *w = W[j];
+        float *dst = wfull + at;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+        for (int64_t r = 0; r < w->rows; r++) attrib_weight_row(w, r, dst + r * w->cols);
+        at += (size_t)w->rows * w->cols;
+    }
+    return at;
+}
+
 size_t matmul_backward_scratch_floats(const attrib_weight *const *W, int n_mats) {
     size_t need = 0;
     for (int j = 0; j < n_mats; j++)

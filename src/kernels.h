@@ -93,4 +93,11 @@ size_t matmul_backward_scratch_floats(const attrib_weight *const *W, int n_mats)
 void matmul_backward_multi(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
                            float *partials, float *wscratch, size_t wscratch_per_thread, int n_threads);
 
+/* The same product tiled over din's columns, with no partial buffers: the
+ * faster choice when the non-F32 matrices can be dequantised whole into
+ * WFULL first (matmul_dequant_whole; returns the floats written). */
+void matmul_backward_tiled(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           const float *wfull, int n_threads);
+size_t matmul_dequant_whole(float *wfull, const attrib_weight *const *W, int n_mats, int n_threads);
+
 #endif /* ATTRIB_KERNELS_H */

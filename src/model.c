@@ -124,6 +124,17 @@ attrib_status attrib_model_matrix(attrib_model *m, const attrib_tensor_ref *t, c
     return ATTRIB_OK;
 }
 
+float *attrib_model_workspace(attrib_model *m, size_t n) {
+    if (n <= m->work_cap && m->work) return m->work;
+    if (n > SIZE_MAX / sizeof(float)) return NULL;
+    float *p = attrib_malloc(n * sizeof(float));
+    if (!p) return NULL;
+    free(m->work);
+    m->work = p;
+    m->work_cap = n;
+    return p;
+}
+
 void attrib_weight_row(const attrib_weight *w, int64_t r, float *out) {
     attrib_dequant_row(w->type, (const uint8_t *)w->data + (uint64_t)r * w->row_bytes, out, w->cols);
 }
@@ -462,6 +473,7 @@ void attrib_model_free(attrib_model *m) {
     free(m->owned);
     free(m->layers);
     free(m->dequant_buf);
+    free(m->work);
     gguf_free(m->gguf);
     for (int i = 0; i < m->n_st_files; i++) attrib_unmap_file(&m->st_files[i]);
     free(m->st_files);

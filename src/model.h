@@ -66,9 +66,12 @@ struct attrib_model {
     attrib_tokenizer *tok;          /* owned, may be NULL */
     int n_threads;
 
-    /* scratch reused across passes (grown on demand) */
-    float *dequant_buf;             /* one dequantised matrix */
+    /* scratch reused across passes (grown on demand, never shrunk): fresh
+     * buffers per pass would page-fault their way in every time */
+    float *dequant_buf;             /* per-thread dequantisation tiles */
     size_t dequant_cap;             /* floats */
+    float *work;                    /* activations of the current pass */
+    size_t work_cap;                /* floats */
 };
 
 /* Registers BUF as owned by the model (freed with it). Returns false on OOM,
@@ -89,6 +92,10 @@ attrib_status attrib_model_finish(attrib_model *m, const attrib_model_options *o
 
 /* Hugging Face directory loader (hf.c): fills M (info, weights, tokenizer). */
 attrib_status attrib_model_load_hf(attrib_model *m, const char *dir);
+
+/* Returns the model's pass workspace grown to at least N floats (contents
+ * undefined), or NULL when out of memory. Valid until the next call. */
+float *attrib_model_workspace(attrib_model *m, size_t n);
 
 /* Dequantises row R of W into OUT (W->cols floats). */
 void attrib_weight_row(const attrib_weight *w, int64_t r, float *out);
