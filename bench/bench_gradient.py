@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--tokens", type=int, default=32)
-    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per side; medians are compared")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "attrib-bench-models"))
     ap.add_argument("--peer-torch-threads", type=int, default=1)
     a = ap.parse_args()

@@ -105,7 +105,9 @@ def main():
 def loo(a, model, base, env, peer, ids_s, head):
     rows = []
     o = ours(a.build, model, dict(base, method="occlusion"), env)
-    p = run_json(peer + ["loo", model, "--ids", ids_s, "--mask-token", "0", "--threads", str(a.threads)], penv)
+    from bench_forward import peer_env
+    p = run_json(peer + ["loo", model, "--ids", ids_s, "--mask-token", "0", "--threads", str(a.threads)],
+                 peer_env(a.threads, a.peer_torch_threads))
     diff = float(np.max(np.abs(np.array(o["scores"]) - np.array(p["scores"]))))
     rows.append(["leave-one-out", o["n_forward"], "%.2f" % o["seconds"], p["evals"], "%.2f" % p["seconds"],
                  "%.1fx" % (p["seconds"] / o["seconds"]), "%.1e" % diff])
@@ -113,11 +115,12 @@ def loo(a, model, base, env, peer, ids_s, head):
 
 
 def shapley(a, model, base, env, peer, ids_s, head):
+    from bench_forward import peer_env
     # 2. permutation Shapley, 25 permutations
     rows = []
     o = ours(a.build, model, dict(base, method="shapley", samples=25, seed=1), env, reps=1)
     p = run_json(peer + ["shapley", model, "--ids", ids_s, "--mask-token", "0", "--threads", str(a.threads),
-                         "--perms", str(a.peer_perms)], penv)
+                         "--perms", str(a.peer_perms)], peer_env(a.threads, a.peer_torch_threads))
     evals25 = 2 + 25 * 31
     t25 = p["seconds_per_eval"] * evals25
     scaled = "" if a.peer_perms == 25 else " (scaled from %d perms)" % a.peer_perms
