@@ -243,7 +243,7 @@ static int cmp_plan(const void *ctx, int a, int b) {
 }
 
 /* Stable bottom-up merge sort of IDX[0..m) with a context comparator. */
-static attrib_status sort_idx(int *idx, int m, int (*cmp)(const void *, int, int), const void *ctx) {
+attrib_status perturb_sort_idx(int *idx, int m, int (*cmp)(const void *, int, int), const void *ctx) {
     if (m < 2) return ATTRIB_OK;
     int *tmp = attrib_calloc_array((size_t)m, sizeof(int));
     if (!tmp) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
@@ -309,7 +309,7 @@ attrib_status perturb_model_values(void *ctx, const uint8_t *const *present, int
         order[k] = k;
     }
     plan_order_ctx oc = {plan};
-    if ((s = sort_idx(order, m, cmp_plan, &oc))) goto done;
+    if ((s = perturb_sort_idx(order, m, cmp_plan, &oc))) goto done;
     if ((s = split_passes(pm, plan, order, m, cut))) goto done;
     /* the buffers hold the largest pass (rows and tokens) of this call */
     int cap_rows = 1;

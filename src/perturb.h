@@ -113,4 +113,7 @@ void perturb_model_counts(const perturb_model *pm, int64_t *n_seq, int64_t *n_to
 /* Sets the total used for progress reports (evaluations expected). */
 void perturb_model_set_total(perturb_model *pm, int64_t total);
 
+/* Stable merge sort of the indices IDX[0..m) by CMP(ctx, a, b). */
+attrib_status perturb_sort_idx(int *idx, int m, int (*cmp)(const void *, int, int), const void *ctx);
+
 #endif

@@ -93,25 +93,6 @@ static int cmp_rows(const void *ctx, int a, int b) {
     return c ? c : (a > b) - (a < b);
 }
 
-static attrib_status sort_rows(int *idx, int m, const rows_ctx *rc) {
-    if (m < 2) return ATTRIB_OK;
-    int *tmp = attrib_calloc_array((size_t)m, sizeof(int));
-    if (!tmp) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-    for (int w = 1; w < m; w *= 2) {
-        for (int lo = 0; lo < m; lo += 2 * w) {
-            int mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m;
-            int i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) tmp[k++] = cmp_rows(rc, idx[j], idx[i]) < 0 ? idx[j++] : idx[i++];
-            while (i < mid) tmp[k++] = idx[i++];
-            while (j < hi) tmp[k++] = idx[j++];
-        }
-        memcpy(idx, tmp, (size_t)m * sizeof(int));
-        if (w > m / 2) break;
-    }
-    free(tmp);
-    return ATTRIB_OK;
-}
-
 attrib_status perturb_eval_unique(const perturb_game *g, const uint8_t *const *rows, int m, double *values, int64_t *n_evals) {
     const int n = g->n;
     int *idx = attrib_calloc_array((size_t)(m > 0 ? m : 1), sizeof(int));
@@ -125,7 +106,7 @@ attrib_status perturb_eval_unique(const perturb_game *g, const uint8_t *const *r
     }
     for (int k = 0; k < m; k++) idx[k] = k;
     rows_ctx rc = {rows, n};
-    if ((s = sort_rows(idx, m, &rc))) goto done;
+    if ((s = perturb_sort_idx(idx, m, cmp_rows, &rc))) goto done;
     int nu = 0;
     for (int t = 0; t < m; t++) {
         const int k = idx[t];
