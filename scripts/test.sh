@@ -16,5 +16,5 @@ ctest --test-dir build --output-on-failure -j"$JOBS"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DATTRIB_SANITIZE=ON \
   -DATTRIB_FUZZ=ON -DATTRIB_SHARED_DIR="$ATTRIB_SHARED"
 cmake --build build-asan -j"$JOBS"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ATTRIB_TEST_SANITIZED=1 \
   ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L 'unit|fuzz'

@@ -514,6 +514,10 @@ static void fit_slope(const double *x, const double *y, int k, double *slope) {
 
 static void test_convergence_real_model(void **state) {
     (void)state;
+    if (getenv("ATTRIB_TEST_SANITIZED")) { /* a statistical study: the release build runs it */
+        printf("test_convergence_real_model: skipped in the sanitizer build (thousands of evaluations)\n");
+        skip();
+    }
     attrib_model *m = load_stories(1);
     const int32_t prompts[3][11] = {{1, 403, 407, 261, 427, 280, 378, 2, 29, 265, 300},
                                     {1, 261, 500, 301, 44, 410, 270, 300, 355, 290, 310},
