@@ -84,7 +84,7 @@ static float *cache_v(const attrib_cache *c, int l, int s) {
     return c->v + (((size_t)l * c->n_seq + s) * c->n_ctx) * c->kv_dim;
 }
 
-/* Checks a batch against the model and cache; fills per-row positions. */
+/* Checks a batch against the model and the cache before anything is computed. */
 static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, const attrib_cache *c) {
     const attrib_model_info *in = &m->info;
     if (b->n_seq < 1 || b->n_tokens < 1 || (int64_t)b->n_seq * b->n_tokens > MAX_PASS_ROWS)

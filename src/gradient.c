@@ -184,7 +184,7 @@ attrib_status attrib_gradient_run(explain_ctx *c) {
         w = attrib_calloc_array((size_t)m, sizeof(double));
         pts = attrib_calloc_array((size_t)m * per, sizeof(float));
         g = attrib_calloc_array((size_t)m * per, sizeof(float));
-        vals = attrib_calloc_array((size_t)m + 1, sizeof(double));
+        vals = attrib_calloc_array((size_t)m, sizeof(double));
         if (!base || !a || !w || !pts || !g || !vals) {
             s = attrib_fail(ATTRIB_E_NOMEM, "out of memory for %d IG steps", m);
             goto done;
@@ -194,14 +194,16 @@ attrib_status attrib_gradient_run(explain_ctx *c) {
         for (int k = 0; k < m; k++)
             for (size_t j = 0; j < per; j++) pts[(size_t)k * per + j] = (float)(base[j] + a[k] * ((double)x[j] - base[j]));
         if ((s = grads(c, pts, m, g, vals))) goto done;
-        /* f(x') for completeness: one more pass on the baseline itself */
+        /* f(x') for completeness: only its value is needed, so a forward pass */
         {
-            float *gb = attrib_calloc_array(per, sizeof(float));
-            if (!gb) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-            s = grads(c, base, 1, gb, vals + m);
-            free(gb);
+            float *lg = attrib_calloc_array((size_t)c->m->info.n_vocab, sizeof(float));
+            if (!lg) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
+            attrib_batch bb = {.n_seq = 1, .n_tokens = n, .embeddings = base, .logits_mode = ATTRIB_LOGITS_LAST};
+            s = attrib_forward(c->m, &bb, NULL, lg);
+            if (!s) r->f_baseline = explain_target_value(c, lg);
+            free(lg);
             if (s) goto done;
-            r->f_baseline = vals[m];
+            r->n_forward++;
         }
         for (int i = 0; i < n; i++) {
             int f = c->feature_of_token[i];
