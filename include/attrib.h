@@ -51,6 +51,9 @@ extern "C" {
 
 /* Returns ATTRIB_VERSION_STRING of the library actually linked. */
 const char *attrib_version(void);
+/* The git commit the library was built from ("git describe --dirty" at
+ * configure time), or "" when unknown. */
+const char *attrib_commit(void);
 
 /* ------------------------------------------------------------------------
  * Status codes. Loaders report the most specific code that applies; the
@@ -181,6 +184,15 @@ void attrib_model_set_threads(attrib_model *model, int n_threads);
  * Fails with ATTRIB_E_BAD_VALUE for an id outside [0, V). */
 attrib_status attrib_model_embed(attrib_model *model, const int32_t *ids, size_t n, float *out);
 
+/* SHA-256 of the model's weight file(s) as 64 lower-case hex digits
+ * (GGUF: the file; Hugging Face: the safetensors shards in index order,
+ * hashed as one byte stream). Computed on first call (reads every byte),
+ * then cached. Borrowed; NULL on an I/O error (see attrib_last_error). */
+const char *attrib_model_sha256(attrib_model *model);
+
+/* SHA-256 of any file (datasets, probes) into HEX (65 bytes, NUL-terminated). */
+attrib_status attrib_sha256_file(const char *path, char hex[65]);
+
 /* ------------------------------------------------------------------------
  * KV cache: keys and values of already-processed tokens, so that a pass can
  * start from a cached prefix and compute only the suffix. A cache holds
@@ -226,10 +238,20 @@ typedef struct attrib_batch {
     const int32_t *prefix_len;
     int store;
     attrib_logits_mode logits_mode;
+    /* Hidden states instead of logits: when hidden_out is set the pass runs
+     * only the first hidden_layer blocks (0 = the input embeddings,
+     * n_layer = the last block's output, before the final norm) and writes
+     * that residual stream to hidden_out: (B, T, C) for ATTRIB_LOGITS_ALL,
+     * (B, C) for ATTRIB_LOGITS_LAST; logits_out is then unused and may be
+     * NULL. A cache filled by such a pass holds only those blocks' keys and
+     * values: use it only for passes with the same hidden_layer. */
+    int hidden_layer;
+    float *hidden_out;
 } attrib_batch;
 
 /* Runs the model on BATCH. CACHE may be NULL (no prefix, nothing stored).
- * LOGITS_OUT must hold B*T*V floats (ALL), B*V (LAST) or may be NULL (NONE). */
+ * LOGITS_OUT must hold B*T*V floats (ALL), B*V (LAST) or may be NULL (NONE
+ * or hidden_out set). */
 attrib_status attrib_forward(attrib_model *model, const attrib_batch *batch,
                              attrib_cache *cache, float *logits_out);
 
@@ -325,17 +347,21 @@ const char *attrib_method_name(attrib_method m);
 /* Parses those names; returns -1 for an unknown name. */
 int attrib_method_from_name(const char *name);
 
+typedef struct attrib_probe attrib_probe; /* a linear classifier on hidden states (see Probes) */
+
 typedef enum attrib_target_kind {
     ATTRIB_TARGET_LOGIT = 0,      /* logit of TOKEN */
     ATTRIB_TARGET_LOGPROB = 1,    /* log softmax of TOKEN */
     ATTRIB_TARGET_PROB = 2,       /* softmax probability of TOKEN */
-    ATTRIB_TARGET_LOGIT_DIFF = 3  /* logit(TOKEN) - logit(TOKEN2), e.g. " Yes" vs " No" */
+    ATTRIB_TARGET_LOGIT_DIFF = 3, /* logit(TOKEN) - logit(TOKEN2), e.g. " Yes" vs " No" */
+    ATTRIB_TARGET_PROBE = 4       /* the logit of PROBE on the model's hidden state */
 } attrib_target_kind;
 
 typedef struct attrib_target {
     attrib_target_kind kind;
     int32_t token;  /* -1 = the model's top-1 next token on the unperturbed input */
     int32_t token2; /* LOGIT_DIFF only */
+    const attrib_probe *probe; /* PROBE only (borrowed; must have been trained on this model) */
 } attrib_target;
 
 /* What replaces a feature when it is removed (perturbation methods), and
@@ -431,6 +457,277 @@ typedef struct attrib_result {
 attrib_status attrib_explain(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
                              attrib_result **result_out);
 void attrib_result_free(attrib_result *result);
+
+/* ------------------------------------------------------------------------
+ * Evaluating masked inputs and faithfulness
+ *
+ * The primitive under every perturbation method, public so that metrics
+ * (and users) can ask "what is the target when these features are
+ * removed?" with the same features, masking and prefix reuse as
+ * attrib_explain.
+ * ---------------------------------------------------------------------- */
+
+/* Evaluates OPT's target (its target, span, groups and mask; the method is
+ * ignored) on M variants of IDS: variant k keeps feature i when
+ * present[k * n_features + i] != 0 and masks it otherwise. N_FEATURES must
+ * equal the feature count attrib_explain would use. VALUES (M) receives the
+ * target of each variant. A target token of -1 resolves to the top-1 token
+ * of the unmasked input, as in attrib_explain. */
+attrib_status attrib_evaluate_masked(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
+                                     const uint8_t *present, int n_features, int m, double *values);
+
+typedef struct attrib_faithfulness_options {
+    int n_fractions;           /* fractions used by comprehensiveness/sufficiency; default 3 */
+    double fractions[8];       /* default {0.1, 0.2, 0.5}: top-k% of the features (ERASER) */
+    int curve_points;          /* deletion/insertion curve: at most this many steps (default 20;
+                                  every feature when there are fewer) */
+    int random_orders;         /* random rankings averaged for the baseline (default 1; 0 = none) */
+    uint64_t seed;             /* for the random rankings */
+} attrib_faithfulness_options;
+
+attrib_faithfulness_options attrib_faithfulness_default_options(void);
+
+#define ATTRIB_FAITH_MAX_POINTS 257
+
+typedef struct attrib_faithfulness {
+    double f_full, f_empty;        /* target with every feature present / masked */
+    int n_features;
+    /* per fraction: k = max(1, round(fraction * n_features)) top features */
+    int k[8];
+    double comprehensiveness[8];   /* f_full - f(without the top k) */
+    double sufficiency[8];         /* f_full - f(only the top k) */
+    double comprehensiveness_aopc; /* mean over the fractions */
+    double sufficiency_aopc;
+    /* curves: point j removes (deletion) or keeps (insertion) the top
+     * counts[j] features, counts[0] = 0 ... counts[n_points-1] = n_features */
+    int n_points;
+    int counts[ATTRIB_FAITH_MAX_POINTS];
+    double deletion[ATTRIB_FAITH_MAX_POINTS];
+    double insertion[ATTRIB_FAITH_MAX_POINTS];
+    double deletion_auc;           /* trapezoid area over x = counts / n_features in [0, 1] */
+    double insertion_auc;
+    /* the same metrics for random rankings (mean over random_orders); NAN when none */
+    double random_comprehensiveness_aopc, random_sufficiency_aopc, random_deletion_auc, random_insertion_auc;
+    int64_t n_evaluations;         /* masked variants evaluated */
+} attrib_faithfulness;
+
+/* Faithfulness of SCORES (n_features attributions, higher = more important
+ * for the target; ties ranked by feature index) under OPT's target, span,
+ * groups and mask. Features are ranked once; every fraction and curve point
+ * is one masked variant. */
+attrib_status attrib_faithfulness_eval(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
+                                       const double *scores, int n_features, const attrib_faithfulness_options *fopt,
+                                       attrib_faithfulness *out);
+
+/* ------------------------------------------------------------------------
+ * Agreement and classification metrics (pure functions, no model)
+ * ---------------------------------------------------------------------- */
+
+/* These metrics return NAN for input they cannot score, for any NaN entry
+ * (except where skipping is documented) and when a scratch allocation
+ * fails. Definitions and references: docs/metrics.md. */
+
+/* Spearman's rho of two score vectors of length N (average ranks for
+ * ties; Pearson correlation of the ranks). NAN if N < 2 or either vector
+ * is constant. */
+double attrib_spearman(const double *a, const double *b, int n);
+/* Kendall's tau-b (ties in either vector handled). NAN if N < 2 or either
+ * is constant. Counts every pair: O(N^2) time, no allocation. */
+double attrib_kendall_tau_b(const double *a, const double *b, int n);
+/* |top-k of A  intersect  top-k of B| / k, with k clipped to N. Top-k by
+ * value, descending; ties broken by lower index. NAN if N < 1 or K < 1. */
+double attrib_topk_overlap(const double *a, const double *b, int n, int k);
+/* Fraction of positions where sign(a_i) == sign(b_i) (sign of 0 is 0). NAN if N < 1. */
+double attrib_sign_agreement(const double *a, const double *b, int n);
+/* Area under the ROC curve of SCORES against binary LABELS (1 = positive,
+ * 0 = negative), ties counted one half. NAN without both classes or with a
+ * label other than 0/1. */
+double attrib_auroc(const double *scores, const int *labels, int n);
+
+/* Percentile bootstrap 95% interval of the mean of X (NaN entries are
+ * skipped; infinities are kept): B resamples drawn with SEED; *lo, *hi =
+ * the 2.5% and 97.5% quantiles of the resample means (linear interpolation
+ * between order statistics). *mean, *lo, *hi are NAN when no non-NaN entry
+ * exists; *lo and *hi alone when B < 1 or an allocation fails.
+ * Deterministic for a given SEED and X. */
+void attrib_bootstrap_mean_ci(const double *x, int n, int b, uint64_t seed, double *mean, double *lo, double *hi);
+
+/* ------------------------------------------------------------------------
+ * Probes: L2-regularised logistic regression on a layer's hidden state
+ *
+ * The classifier for harmful-query detection with models that cannot judge
+ * by prompting. Features: the residual stream after LAYER blocks, pooled
+ * over the prompt (the last token, or the mean over every token but a
+ * leading BOS), standardised by the training set's mean and standard
+ * deviation. logit = w . (h - mean) / scale + bias. Everything a probe
+ * computes uses its stored float parameters, so a saved and reloaded probe
+ * predicts bit for bit what the trained one did.
+ * ---------------------------------------------------------------------- */
+
+typedef enum attrib_pool { ATTRIB_POOL_LAST = 0, ATTRIB_POOL_MEAN = 1 } attrib_pool;
+
+/* "last", "mean"; -1 for an unknown name. */
+int attrib_pool_from_name(const char *name);
+const char *attrib_pool_name(attrib_pool pool);
+
+/* Pooled hidden states of N_SEQ token sequences (ids[s], lens[s] tokens
+ * each) after LAYER blocks (0..n_layer): OUT (n_seq, C). Sequences are
+ * batched internally; the result does not depend on the batching beyond
+ * float rounding (see docs/reliability.md). */
+attrib_status attrib_model_features(attrib_model *model, const int32_t *const *ids, const int *lens, int n_seq, int layer,
+                                    attrib_pool pool, float *out);
+
+typedef struct attrib_probe_train_options {
+    int n_l2;                  /* candidate L2 strengths tried (default 9) */
+    double l2[16];             /* default 1e-4 ... 1e4, times 10 each */
+    double val_fraction;       /* held out (stratified) to choose L2 and report on; default 0.2 */
+    uint64_t seed;             /* the split (default 0) */
+    int max_iter;              /* Newton iterations (default 50) */
+} attrib_probe_train_options;
+
+attrib_probe_train_options attrib_probe_default_train_options(void);
+
+typedef struct attrib_probe_report {
+    double l2;                         /* chosen */
+    int n_train, n_val;
+    double train_accuracy, val_accuracy; /* threshold 0 on the logit */
+    double train_auroc, val_auroc;
+    int val_confusion[2][2];           /* [true][predicted], 1 = positive */
+    int iterations;
+} attrib_probe_report;
+
+/* Fits a probe to N feature rows X (n, dim) with labels Y (0/1): splits off
+ * a stratified validation set, chooses L2 by validation log-loss, refits on
+ * the training part with the chosen L2 (Newton's method on the exact
+ * Hessian). MODEL identifies where the features came from (its sha256,
+ * architecture and width are recorded; it is not run). */
+attrib_status attrib_probe_train(attrib_model *model, int layer, attrib_pool pool, const float *x, const int *y, int n,
+                                 const attrib_probe_train_options *opt, attrib_probe **probe_out,
+                                 attrib_probe_report *report_out);
+void attrib_probe_free(attrib_probe *probe);
+
+/* Saves as a small GGUF (general.architecture "attrib-probe"): tensors
+ * probe.weight, probe.mean, probe.scale (F32, C), metadata bias, layer,
+ * pooling, model sha256/architecture/width, the training report and
+ * DESCRIPTION (free text, may be NULL). */
+attrib_status attrib_probe_save(const attrib_probe *probe, const char *path, const char *description);
+/* Loads and validates a probe file (untrusted input). Caller frees. */
+attrib_status attrib_probe_load(const char *path, attrib_probe **probe_out);
+/* ATTRIB_OK if PROBE was trained on MODEL (same sha256 and width), else
+ * ATTRIB_E_INVALID_ARG with a message naming both models. */
+attrib_status attrib_probe_check_model(const attrib_probe *probe, attrib_model *model);
+
+int attrib_probe_layer(const attrib_probe *probe);
+attrib_pool attrib_probe_pool(const attrib_probe *probe);
+int attrib_probe_dim(const attrib_probe *probe);
+const char *attrib_probe_model_sha256(const attrib_probe *probe); /* borrowed */
+const attrib_probe_report *attrib_probe_get_report(const attrib_probe *probe); /* borrowed */
+/* Logit of one pooled feature row (dim floats). */
+double attrib_probe_logit(const attrib_probe *probe, const float *features);
+/* Logits of N_SEQ sequences: features then probe (N_SEQ doubles). */
+attrib_status attrib_probe_predict(const attrib_probe *probe, attrib_model *model, const int32_t *const *ids, const int *lens,
+                                   int n_seq, double *logits_out);
+
+/* ------------------------------------------------------------------------
+ * Prompt templates (judges)
+ *
+ * A template is text with exactly one "{input}" slot; "{{" and "}}" stand
+ * for literal braces. It is rendered by plain substitution, never executed.
+ * The rendered prompt is tokenized as a whole (so token boundaries are the
+ * ones the model sees), special-token text is recognised only in the
+ * template's own text (user input cannot inject control tokens), BOS is
+ * added as the tokenizer's configuration says (once), and the INPUT SPAN is
+ * the tokens that cover any byte of the input. Template tokens are outside
+ * the span and so never perturbed.
+ * ---------------------------------------------------------------------- */
+
+/* Built-in templates: "plain" ({input}), "chatml", "llama3", "llama-guard",
+ * "judge" (Is this request harmful? Answer Yes or No). NULL if unknown. */
+const char *attrib_template_builtin(const char *name);
+/* Names of the built-ins, NULL-terminated (borrowed, static). */
+const char *const *attrib_template_names(void);
+/* For a built-in judge: the label words whose logit difference is its
+ * default target (e.g. " Yes" / " No"); NULL outputs for "plain". */
+void attrib_template_labels(const char *name, const char **positive, const char **negative);
+
+typedef struct attrib_prompt {
+    int32_t *ids;      /* (n) */
+    attrib_token *tokens; /* (n) byte spans in RENDERED */
+    int n;
+    int span_begin, span_end; /* the input's tokens: [span_begin, span_end) */
+    char *rendered;    /* the rendered text (NUL-terminated) */
+    size_t rendered_len;
+    size_t input_begin, input_end; /* the input's bytes in RENDERED */
+} attrib_prompt;
+
+/* Renders TEMPLATE with INPUT (LEN bytes) and tokenizes it. EOS is never
+ * appended; a BOS the rendered text already starts with is not doubled. A
+ * token with an empty byte span (BOS) is never in the span. Errors:
+ * ATTRIB_E_INVALID_ARG for a NULL argument or a template without exactly
+ * one {input} or with an unmatched brace; ATTRIB_E_BAD_TEXT for an empty
+ * input or one that tokenizes to no token. Caller frees with
+ * attrib_prompt_free. See docs/templates.md. */
+attrib_status attrib_template_apply(const attrib_tokenizer *tok, const char *tmpl, const char *input, size_t len,
+                                    attrib_prompt **prompt_out);
+void attrib_prompt_free(attrib_prompt *prompt);
+
+/* The token id of a label WORD (e.g. " Yes") as the model would see it right
+ * after the rendered template (SentencePiece tokenizers give " Yes" alone a
+ * different first token). ATTRIB_E_BAD_TEXT if the word is not exactly one
+ * token there or merges with the template's end. */
+attrib_status attrib_template_label_token(const attrib_tokenizer *tok, const char *tmpl, const char *word, int32_t *id_out);
+
+/* ------------------------------------------------------------------------
+ * Datasets: labelled prompts from CSV or JSON/JSONL files
+ *
+ * CSV follows RFC 4180 (quoted fields, "" escapes, embedded newlines, CRLF
+ * or LF, an optional UTF-8 BOM); the first record is the header. JSON is
+ * an array of objects or one object per line (JSONL). The content decides
+ * the format: after the BOM and whitespace, '[' = JSON array, '{' = JSONL,
+ * anything else = CSV. Rows are untrusted: a bad row is an error naming
+ * the file, the row (1-based data row) and the column. Selection happens in this order: --sample (a seeded random
+ * subset, kept in file order), --limit (the first N of what is left),
+ * --shard K/N (every N-th row starting at the K-th, K 1-based; a shard may
+ * be empty). docs/datasets.md gives every rule, status and limit.
+ * ---------------------------------------------------------------------- */
+
+typedef struct attrib_dataset attrib_dataset;
+
+typedef struct attrib_dataset_options {
+    const char *text_col;   /* NULL = the first present of: prompt, instruction, goal, Goal, text, query, question */
+    const char *label_col;  /* NULL = "label" if present, else no label column */
+    const char *positive;   /* label value meaning positive (harmful), matched exactly; NULL = any of
+                               unsafe, harmful, 1, true, yes (case-insensitive). JSON numbers match as
+                               integers when integral ("1" for 1.0), booleans as "true"/"false" */
+    int default_label;      /* label of every row when there is no label column: 0, 1 or -1 (unknown) */
+    const char *id_col;     /* NULL = "id" if present (kept as a string for reports) */
+    int64_t limit;          /* 0 = no limit */
+    int64_t sample;         /* 0 = all rows */
+    uint64_t seed;          /* for sample */
+    int shard_k, shard_n;   /* 1 <= k <= n; 0/0 = no sharding */
+} attrib_dataset_options;
+
+attrib_dataset_options attrib_dataset_default_options(void); /* default_label -1, rest 0/NULL */
+
+attrib_status attrib_dataset_load(const char *path, const attrib_dataset_options *opt, attrib_dataset **out);
+void attrib_dataset_free(attrib_dataset *ds);
+/* Rows after selection. The accessors below give NULL or -1 for an I out of range. */
+int64_t attrib_dataset_size(const attrib_dataset *ds);
+/* Borrowed, NUL-terminated text of row I (*len bytes, may be NULL). */
+const char *attrib_dataset_text(const attrib_dataset *ds, int64_t i, size_t *len);
+/* 1 positive, 0 negative, -1 unknown. */
+int attrib_dataset_label(const attrib_dataset *ds, int64_t i);
+/* The row's id column value, or its 1-based data row number as text (borrowed). */
+const char *attrib_dataset_id(const attrib_dataset *ds, int64_t i);
+/* Index of row I among the selected rows before sharding (for merging shards). */
+int64_t attrib_dataset_index(const attrib_dataset *ds, int64_t i);
+/* 1-based data row of row I in the file. */
+int64_t attrib_dataset_source_row(const attrib_dataset *ds, int64_t i);
+/* Rows in the file before any selection. */
+int64_t attrib_dataset_file_rows(const attrib_dataset *ds);
+/* The text and label columns actually used (borrowed; label NULL if none). */
+const char *attrib_dataset_text_col(const attrib_dataset *ds);
+const char *attrib_dataset_label_col(const attrib_dataset *ds);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,13 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config git ca-certificates \
-  libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev \
+  libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev libssl-dev \
   libcmocka-dev clang libclang-rt-14-dev llvm \
   python3 python3-numpy python3-torch
+# Browser tests of the HTML reports: Debian's Chromium, driven by playwright-core
+# from the npm registry (tests/browser/package-lock.json pins it).
+# Node.js and npm come with the machine; Debian's are the fallback.
+$SUDO apt-get install -y -q --no-install-recommends chromium
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi

@@ -22,6 +22,7 @@
 #include "backward.h"
 
 #include "kernels.h"
+#include "probe.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -79,11 +80,15 @@ static void group_need(const attrib_weight *const *W, int n, int64_t N, size_t *
     }
 }
 
-attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, grad_target_fn target, void *user,
-                               float *grad, double *values) {
+attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, const grad_readout *ro, float *grad,
+                               double *values) {
     const attrib_model_info *in = &m->info;
+    const attrib_probe *probe = ro->probe;
+    /* a probe reads the residual stream after its layer: the blocks above it play no part */
     const int C = in->n_embd, H = in->n_head, Hkv = in->n_head_kv, D = in->head_dim, F = in->n_ff, V = in->n_vocab,
-              Lyr = in->n_layer, nt = m->n_threads;
+              Lyr = probe ? probe->layer : in->n_layer, nt = m->n_threads;
+    if (probe && (probe->layer < 0 || probe->layer > in->n_layer || probe->dim != C || ro->pool_start < 0 || ro->pool_start >= T))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "the probe does not fit this model or input");
     const int64_t N = (int64_t)B * T, qd = (int64_t)H * D, kvd = (int64_t)Hkv * D;
     if (B < 1 || T < 1 || T > in->n_ctx_train || N > (1 << 22))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "gradient pass of %d x %d tokens is empty or too large", B, T);
@@ -204,22 +209,38 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         matmul_forward(tmp, act, &L->w_down, NULL, N, wscratch, wpt, nt);
         residual_forward(x, tmp, N, C);
     }
-    /* logits of each sequence's last position, and the target's gradient */
-    for (int b = 0; b < B; b++) memcpy(last + (size_t)b * C, x + ((int64_t)b * T + T - 1) * C, sizeof(float) * C);
-    rmsnorm_forward(xn, last, m->output_norm, B, C, in->rms_eps, nt);
-    matmul_forward(logits, xn, &m->output, NULL, B, wscratch, wpt, nt);
-    for (int b = 0; b < B; b++) target(user, b, logits + (size_t)b * V, dlogits + (size_t)b * V, &values[b]);
+    if (probe) {
+        /* the probe's logit on the pooled residual stream; its gradient goes
+         * straight into the pooled rows (spread evenly for the mean) */
+        probe_feature_grad(probe, dlast); /* (C) the same for every sequence */
+        for (int b = 0; b < B; b++) {
+            probe_pool_rows(x + (int64_t)b * T * C, T, C, ro->pool_start, probe->pool, last + (size_t)b * C);
+            values[b] = attrib_probe_logit(probe, last + (size_t)b * C);
+        }
+        memset(x, 0, sizeof(float) * (size_t)N * C);
+        const int first = probe->pool == ATTRIB_POOL_MEAN ? ro->pool_start : T - 1;
+        const float share = 1.0f / (float)(T - first);
+        for (int b = 0; b < B; b++)
+            for (int t = first; t < T; t++)
+                for (int d = 0; d < C; d++) x[((int64_t)b * T + t) * C + d] = dlast[d] * share;
+    } else {
+        /* logits of each sequence's last position, and the target's gradient */
+        for (int b = 0; b < B; b++) memcpy(last + (size_t)b * C, x + ((int64_t)b * T + T - 1) * C, sizeof(float) * C);
+        rmsnorm_forward(xn, last, m->output_norm, B, C, in->rms_eps, nt);
+        matmul_forward(logits, xn, &m->output, NULL, B, wscratch, wpt, nt);
+        for (int b = 0; b < B; b++) ro->target(ro->user, b, logits + (size_t)b * V, dlogits + (size_t)b * V, &values[b]);
 
-    /* ---- backward ---- */
-    {
-        const float *const douts[] = {dlogits};
-        const attrib_weight *const ws[] = {&m->output};
-        input_grad(xn, 1, douts, ws, B, &sc); /* xn: (B, C) d final norm out */
+        /* ---- backward ---- */
+        {
+            const float *const douts[] = {dlogits};
+            const attrib_weight *const ws[] = {&m->output};
+            input_grad(xn, 1, douts, ws, B, &sc); /* xn: (B, C) d final norm out */
+        }
+        memset(dlast, 0, sizeof(float) * (size_t)B * C);
+        rmsnorm_backward(dlast, xn, last, m->output_norm, B, C, in->rms_eps, nt);
+        memset(x, 0, sizeof(float) * (size_t)N * C); /* x now holds d loss / d residual */
+        for (int b = 0; b < B; b++) memcpy(x + ((int64_t)b * T + T - 1) * C, dlast + (size_t)b * C, sizeof(float) * C);
     }
-    memset(dlast, 0, sizeof(float) * (size_t)B * C);
-    rmsnorm_backward(dlast, xn, last, m->output_norm, B, C, in->rms_eps, nt);
-    memset(x, 0, sizeof(float) * (size_t)N * C); /* x now holds d loss / d residual */
-    for (int b = 0; b < B; b++) memcpy(x + ((int64_t)b * T + T - 1) * C, dlast + (size_t)b * C, sizeof(float) * C);
 
     for (int l = Lyr - 1; l >= 0; l--) {
         const attrib_layer *L = &m->layers[l];

@@ -18,7 +18,19 @@ typedef struct explain_ctx {
     int n_features;
     int32_t *feature_of_token;    /* (n) feature index or -1 (fixed) = res->feature_of_token */
     attrib_result *res;           /* being filled; target fields resolved before dispatch */
+    const attrib_probe *probe;    /* PROBE targets: the probe (else NULL) */
+    int pool_start;               /* PROBE targets: first pooled position of the input */
 } explain_ctx;
+
+/* Fills C for a request (validation, defaults, span, features; allocates
+ * c->res with feature_of_token, scores and token_scores), evaluates the
+ * unperturbed input and resolves the target. On failure nothing is left
+ * allocated. explain_teardown frees c->res unless it was handed out. */
+attrib_status explain_setup(explain_ctx *c, attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt);
+
+/* The target of one whole sequence given by IDS or by embeddings EMB (n, C),
+ * evaluated alone, from the position-0 start (no cache). */
+attrib_status explain_eval_one(const explain_ctx *c, const int32_t *ids, const float *emb, double *value);
 
 /* Value of the target given the V logits of the last position. */
 double explain_target_value(const explain_ctx *c, const float *logits);

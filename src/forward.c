@@ -107,6 +107,10 @@ static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, c
         for (int64_t i = 0; i < N; i++)
             if (b->positions[i] < 0 || b->positions[i] > (1 << 24))
                 return attrib_fail(ATTRIB_E_INVALID_ARG, "position %d is outside [0, 2^24]", b->positions[i]);
+    if (b->hidden_out && (b->hidden_layer < 0 || b->hidden_layer > in->n_layer))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "hidden layer %d is outside [0, %d]", b->hidden_layer, in->n_layer);
+    if (b->hidden_out && b->logits_mode == ATTRIB_LOGITS_NONE)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "hidden states need ATTRIB_LOGITS_ALL or ATTRIB_LOGITS_LAST to say which rows");
     if (!c) return ATTRIB_OK;
     if (c->n_layer != in->n_layer || c->kv_dim != in->n_head_kv * in->head_dim)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "the cache was made for a different model");
@@ -161,7 +165,7 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     if (!m || !b) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_forward: NULL argument");
     attrib_status st = check_batch(m, b, cache);
     if (st) return st;
-    if (b->logits_mode != ATTRIB_LOGITS_NONE && !logits)
+    if (b->logits_mode != ATTRIB_LOGITS_NONE && !logits && !b->hidden_out)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_forward: logits output is NULL");
     const attrib_model_info *in = &m->info;
     const int B = b->n_seq, T = b->n_tokens, C = in->n_embd, H = in->n_head, Hkv = in->n_head_kv, D = in->head_dim,
@@ -218,7 +222,8 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     }
     rope_table(cs, pos, N, D, m->rope_inv_freq);
 
-    for (int l = 0; l < in->n_layer; l++) {
+    const int n_run = b->hidden_out ? b->hidden_layer : in->n_layer;
+    for (int l = 0; l < n_run; l++) {
         const attrib_layer *L = &m->layers[l];
         rmsnorm_forward(xn, x, L->attn_norm, N, C, in->rms_eps, nt);
         {
@@ -262,7 +267,16 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
             cache->len[csq] += T;
         }
 
-    if (b->logits_mode == ATTRIB_LOGITS_ALL) {
+    if (b->hidden_out) {
+        if (b->logits_mode == ATTRIB_LOGITS_ALL) {
+            memcpy(b->hidden_out, x, (size_t)(N * C) * sizeof(float));
+        } else {
+            for (int s = 0; s < B; s++) {
+                int last = b->lengths ? b->lengths[s] - 1 : T - 1;
+                memcpy(b->hidden_out + (int64_t)s * C, x + ((int64_t)s * T + last) * C, (size_t)C * sizeof(float));
+            }
+        }
+    } else if (b->logits_mode == ATTRIB_LOGITS_ALL) {
         rmsnorm_forward(xn, x, m->output_norm, N, C, in->rms_eps, nt);
         matmul_forward(logits, xn, &m->output, NULL, N, m->dequant_buf, wpt, nt);
     } else if (b->logits_mode == ATTRIB_LOGITS_LAST) {

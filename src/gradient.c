@@ -52,8 +52,8 @@ static attrib_status grads(explain_ctx *c, const float *pts, int npts, float *gr
     target_ctx tc = {c};
     for (int s = 0; s < npts; s += chunk) {
         int nb = npts - s < chunk ? npts - s : chunk;
-        attrib_status st = attrib_grad_pass(c->m, pts + (size_t)s * per, nb, c->n, target_cb, &tc, grad + (size_t)s * per,
-                                            values + s);
+        const grad_readout ro = {target_cb, &tc, c->probe, c->pool_start};
+        attrib_status st = attrib_grad_pass(c->m, pts + (size_t)s * per, nb, c->n, &ro, grad + (size_t)s * per, values + s);
         if (st) return st;
         c->res->n_forward += nb;
         c->res->n_backward += nb;
@@ -195,16 +195,8 @@ attrib_status attrib_gradient_run(explain_ctx *c) {
             for (size_t j = 0; j < per; j++) pts[(size_t)k * per + j] = (float)(base[j] + a[k] * ((double)x[j] - base[j]));
         if ((s = grads(c, pts, m, g, vals))) goto done;
         /* f(x') for completeness: only its value is needed, so a forward pass */
-        {
-            float *lg = attrib_calloc_array((size_t)c->m->info.n_vocab, sizeof(float));
-            if (!lg) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-            attrib_batch bb = {.n_seq = 1, .n_tokens = n, .embeddings = base, .logits_mode = ATTRIB_LOGITS_LAST};
-            s = attrib_forward(c->m, &bb, NULL, lg);
-            if (!s) r->f_baseline = explain_target_value(c, lg);
-            free(lg);
-            if (s) goto done;
-            r->n_forward++;
-        }
+        if ((s = explain_eval_one(c, NULL, base, &r->f_baseline))) goto done;
+        r->n_forward++;
         for (int i = 0; i < n; i++) {
             int f = c->feature_of_token[i];
             if (f < 0) continue;

@@ -72,6 +72,7 @@ struct attrib_model {
     size_t dequant_cap;             /* floats */
     float *work;                    /* activations of the current pass */
     size_t work_cap;                /* floats */
+    char sha256[65];                /* hex digest of the weight files, "" until computed */
 };
 
 /* Registers BUF as owned by the model (freed with it). Returns false on OOM,

@@ -32,6 +32,8 @@
  */
 #include "perturb.h"
 
+#include "probe.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,12 @@ struct perturb_model {
     uint8_t *msk[2];
     int len[2];
     float *emb; /* (n, C) input embeddings of the prompt (ZERO only) */
+    /* PROBE targets read hidden states: with mean pooling a variant's pooled
+     * state adds the cached sequence's rows before its prefix length (equal,
+     * by causality) to its own suffix rows; CUM[s] (n + 1, C) are the prefix
+     * sums of cached sequence s's rows, in double */
+    const attrib_probe *probe;
+    double *cum[2];
     double f_none;
     int64_t n_seq, n_tok, n_tok_full, done, total;
     /* per-call scratch */
@@ -151,7 +159,9 @@ typedef struct pass_buf {
     float *emb;
     uint8_t *key_mask;
     int32_t *lengths, *cache_seq, *prefix_len;
-    float *logits;
+    float *logits;   /* (rows, V) */
+    float *hidden;   /* PROBE: (rows, T, C) for mean pooling, (rows, C) for last */
+    int32_t *pool_start; /* PROBE: (rows) first pooled position of each row's sequence */
 } pass_buf;
 
 static void pass_buf_free(pass_buf *b) {
@@ -162,6 +172,8 @@ static void pass_buf_free(pass_buf *b) {
     free(b->cache_seq);
     free(b->prefix_len);
     free(b->logits);
+    free(b->hidden);
+    free(b->pool_start);
     memset(b, 0, sizeof *b);
 }
 
@@ -178,8 +190,17 @@ static attrib_status pass_buf_alloc(pass_buf *b, const perturb_model *pm, int ro
     b->lengths = attrib_calloc_array((size_t)rows, sizeof(int32_t));
     b->cache_seq = attrib_calloc_array((size_t)rows, sizeof(int32_t));
     b->prefix_len = attrib_calloc_array((size_t)rows, sizeof(int32_t));
-    b->logits = attrib_calloc_array((size_t)rows, (size_t)pm->V * sizeof(float));
-    if ((!b->emb && !b->tokens) || !b->key_mask || !b->lengths || !b->cache_seq || !b->prefix_len || !b->logits) {
+    if (pm->probe) {
+        size_t nh;
+        const size_t hrows = pm->probe->pool == ATTRIB_POOL_MEAN ? bt : (size_t)rows;
+        if (!attrib_mul_ok(hrows, (size_t)pm->C, &nh)) return attrib_fail(ATTRIB_E_LIMIT, "perturbation pass too large");
+        b->hidden = attrib_calloc_array(nh, sizeof(float));
+        b->pool_start = attrib_calloc_array((size_t)rows, sizeof(int32_t));
+    } else {
+        b->logits = attrib_calloc_array((size_t)rows, (size_t)pm->V * sizeof(float));
+    }
+    if ((!b->emb && !b->tokens) || !b->key_mask || !b->lengths || !b->cache_seq || !b->prefix_len ||
+        (pm->probe ? (!b->hidden || !b->pool_start) : !b->logits)) {
         pass_buf_free(b);
         return attrib_fail(ATTRIB_E_NOMEM, "out of memory for a perturbation pass of %d rows, %zu tokens", rows, bt);
     }
@@ -204,6 +225,32 @@ static void fill_row(const perturb_model *pm, pass_buf *b, int r, int T, const i
         }
     }
     b->lengths[r] = len - from;
+}
+
+/* First pooled position of a compacted sequence (see probe_pool_start):
+ * whether the token fed first is BOS. */
+static int seq_pool_start(const perturb_model *pm, const int32_t *src, const uint8_t *msk, int len) {
+    if (len < 2) return 0;
+    if (msk[0] && pm->mask == ATTRIB_MASK_ZERO) return 0;
+    const int32_t first = fed_id(pm, src[0], msk[0]);
+    const attrib_tokenizer *tok = pm->c->m->tok;
+    return tok && attrib_tokenizer_bos(tok) >= 0 && first == attrib_tokenizer_bos(tok);
+}
+
+/* The probe's logit for row R of a pass of suffix length T: the row
+ * continues cached sequence SEQ after PREFIX positions and has LEN in all. */
+static double probe_row_value(const perturb_model *pm, const pass_buf *b, int r, int T, int seq, int prefix, int len, float *h) {
+    const int C = pm->C;
+    if (pm->probe->pool == ATTRIB_POOL_LAST) return attrib_probe_logit(pm->probe, b->hidden + (size_t)r * C);
+    const int start = b->pool_start[r], from = start < prefix ? start : prefix;
+    const double *cum = pm->cum[seq];
+    for (int d = 0; d < C; d++) {
+        double sum = cum[(size_t)prefix * C + d] - cum[(size_t)from * C + d];
+        for (int t = 0; t < len - prefix; t++)
+            if (prefix + t >= start) sum += b->hidden[((size_t)r * T + t) * C + d];
+        h[d] = (float)(sum / (len - start));
+    }
+    return attrib_probe_logit(pm->probe, h);
 }
 
 /* Rows per pass of suffix length T (at most WANT). */
@@ -298,9 +345,10 @@ attrib_status perturb_model_values(void *ctx, const uint8_t *const *present, int
     int *cut = attrib_calloc_array((size_t)m + 1, sizeof *cut);
     int32_t *rsrc = attrib_calloc_array((size_t)pm->n, sizeof(int32_t));
     uint8_t *rmsk = attrib_calloc_array((size_t)pm->n, 1);
+    float *hvec = attrib_calloc_array((size_t)pm->C, sizeof(float));
     pass_buf b = {0};
     attrib_status s = ATTRIB_OK;
-    if (!plan || !order || !cut || !rsrc || !rmsk) {
+    if (!plan || !order || !cut || !rsrc || !rmsk || !hvec) {
         s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
         goto done;
     }
@@ -328,6 +376,7 @@ attrib_status perturb_model_values(void *ctx, const uint8_t *const *present, int
             const int k = order[i + r];
             const int len = build_seq(pm, present[k], rsrc, rmsk);
             fill_row(pm, &b, r, T, rsrc, rmsk, plan[k].prefix, len);
+            if (b.pool_start) b.pool_start[r] = seq_pool_start(pm, rsrc, rmsk, len);
             b.cache_seq[r] = plan[k].seq;
             b.prefix_len[r] = plan[k].prefix;
             pm->n_tok_full += len;
@@ -342,9 +391,16 @@ attrib_status perturb_model_values(void *ctx, const uint8_t *const *present, int
                            .prefix_len = b.prefix_len,
                            .store = 0,
                            .logits_mode = ATTRIB_LOGITS_LAST};
+        if (pm->probe) {
+            bt.logits_mode = pm->probe->pool == ATTRIB_POOL_MEAN ? ATTRIB_LOGITS_ALL : ATTRIB_LOGITS_LAST;
+            bt.hidden_layer = pm->probe->layer;
+            bt.hidden_out = b.hidden;
+        }
         if ((s = attrib_forward(c->m, &bt, pm->cache, b.logits))) goto done;
         for (int r = 0; r < rows; r++) {
-            double v = explain_target_value(c, b.logits + (size_t)r * pm->V);
+            const int k = order[i + r];
+            double v = pm->probe ? probe_row_value(pm, &b, r, T, plan[k].seq, plan[k].prefix, plan[k].len, hvec)
+                                 : explain_target_value(c, b.logits + (size_t)r * pm->V);
             if (!isfinite(v)) {
                 s = attrib_fail(ATTRIB_E_NUMERIC, "the target of a masked input is not finite");
                 goto done;
@@ -364,6 +420,7 @@ done:
     free(cut);
     free(rsrc);
     free(rmsk);
+    free(hvec);
     return s;
 }
 
@@ -375,6 +432,8 @@ void perturb_model_free(perturb_model *pm) {
         free(pm->msk[s]);
     }
     free(pm->emb);
+    free(pm->cum[0]);
+    free(pm->cum[1]);
     free(pm->s_src);
     free(pm->s_msk);
     free(pm);
@@ -413,6 +472,7 @@ attrib_status perturb_model_new(explain_ctx *c, perturb_model **out) {
     pm->V = V;
     pm->mask = c->opt.mask;
     pm->mask_token = c->opt.mask_token;
+    pm->probe = c->probe;
     pm->f_none = NAN;
     attrib_status s = ATTRIB_OK;
     uint8_t *all = attrib_calloc_array((size_t)(c->n_features > 0 ? c->n_features : 1), 1);
@@ -442,7 +502,10 @@ attrib_status perturb_model_new(explain_ctx *c, perturb_model **out) {
     pm->len[1] = build_seq(pm, all, pm->src[1], pm->msk[1]);
     if ((s = attrib_cache_new(c->m, 2, n, &pm->cache))) goto fail;
     if ((s = pass_buf_alloc(&b, pm, 2, 2 * (size_t)n))) goto fail;
-    for (int k = 0; k < 2; k++) fill_row(pm, &b, k, n, pm->src[k], pm->msk[k], 0, pm->len[k]);
+    for (int k = 0; k < 2; k++) {
+        fill_row(pm, &b, k, n, pm->src[k], pm->msk[k], 0, pm->len[k]);
+        if (b.pool_start) b.pool_start[k] = seq_pool_start(pm, pm->src[k], pm->msk[k], pm->len[k]);
+    }
     attrib_batch bt = {.n_seq = 2,
                        .n_tokens = n,
                        .tokens = b.tokens,
@@ -451,11 +514,38 @@ attrib_status perturb_model_new(explain_ctx *c, perturb_model **out) {
                        .lengths = b.lengths,
                        .store = 1,
                        .logits_mode = ATTRIB_LOGITS_LAST};
+    if (pm->probe) {
+        bt.logits_mode = pm->probe->pool == ATTRIB_POOL_MEAN ? ATTRIB_LOGITS_ALL : ATTRIB_LOGITS_LAST;
+        bt.hidden_layer = pm->probe->layer;
+        bt.hidden_out = b.hidden;
+    }
     if ((s = attrib_forward(c->m, &bt, pm->cache, b.logits))) goto fail;
     pm->n_seq = 2;
     pm->n_tok = 2 * (int64_t)n;
     pm->n_tok_full = pm->len[0] + pm->len[1];
-    pm->f_none = explain_target_value(c, b.logits + V);
+    if (pm->probe) {
+        if (pm->probe->pool == ATTRIB_POOL_MEAN)
+            for (int k = 0; k < 2; k++) {
+                pm->cum[k] = attrib_calloc_array((size_t)n + 1, (size_t)C * sizeof(double));
+                if (!pm->cum[k]) {
+                    s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+                    goto fail;
+                }
+                for (int j = 0; j < pm->len[k]; j++)
+                    for (int d = 0; d < C; d++)
+                        pm->cum[k][(size_t)(j + 1) * C + d] = pm->cum[k][(size_t)j * C + d] + b.hidden[((size_t)k * n + j) * C + d];
+            }
+        float *h = attrib_calloc_array((size_t)C, sizeof(float));
+        if (!h) {
+            s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        /* sequence 1 as a row continuing itself after 0 cached positions */
+        pm->f_none = probe_row_value(pm, &b, 1, n, 1, 0, pm->len[1], h);
+        free(h);
+    } else {
+        pm->f_none = explain_target_value(c, b.logits + V);
+    }
     if (!isfinite(pm->f_none)) {
         s = attrib_fail(ATTRIB_E_NUMERIC, "the target with every feature masked is not finite");
         goto fail;

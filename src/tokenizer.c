@@ -9,6 +9,11 @@
  * plain run through normalisation, pre-tokenisation and the model
  * (tokenizer_text.c, tokenizer_model.c). Every token leaves with the byte
  * range of the original text it covers.
+ *
+ * tok_encode_protected is the same driver with one byte range of the text
+ * in which special-token text is not recognised: prompt templates use it so
+ * that user input placed into a template cannot inject control tokens,
+ * while the template's own control tokens still are.
  */
 #include "tokenizer_impl.h"
 
@@ -480,9 +485,12 @@ static size_t ws_len(const unsigned char *s, size_t n) {
     return 0;
 }
 
-/* Longest added token allowed by FLAGS starting at text[i]; -1 if none. */
+/* Longest added token allowed by FLAGS starting at text[i]; -1 if none.
+ * A special token whose text would overlap the protected range
+ * [PROTECT_BEGIN, PROTECT_END) is not allowed (an empty range protects
+ * nothing). */
 static int64_t match_added(const attrib_tokenizer *tok, const char *text, size_t len, size_t i,
-                           int parse_special, size_t *mlen) {
+                           int parse_special, size_t protect_begin, size_t protect_end, size_t *mlen) {
     unsigned c = (unsigned char)text[i];
     int64_t best = -1;
     size_t bestlen = 0;
@@ -492,6 +500,8 @@ static int64_t match_added(const attrib_tokenizer *tok, const char *text, size_t
             continue;
         size_t l = tok->plen[a->id];
         if (l <= bestlen || l > len - i)
+            continue;
+        if (a->special && protect_begin < protect_end && i < protect_end && i + l > protect_begin)
             continue;
         if (memcmp(text + i, tok->blob + tok->off[a->id], l) == 0) {
             best = (int64_t)tok->match_idx[k];
@@ -531,8 +541,17 @@ static attrib_status encode_fragment(const attrib_tokenizer *tok, const char *te
 
 attrib_status attrib_tokenize(const attrib_tokenizer *tok, const char *text, size_t len,
                               unsigned flags, attrib_token **tokens_out, size_t *n_out) {
+    return tok_encode_protected(tok, text, len, flags, 0, 0, tokens_out, n_out);
+}
+
+attrib_status tok_encode_protected(const attrib_tokenizer *tok, const char *text, size_t len, unsigned flags,
+                                   size_t protect_begin, size_t protect_end, attrib_token **tokens_out,
+                                   size_t *n_out) {
     if (!tok || (!text && len) || !tokens_out || !n_out)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_tokenize: NULL argument");
+    if (protect_begin > protect_end || protect_end > len)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_tokenize: protected range [%zu, %zu) outside the %zu-byte text",
+                           protect_begin, protect_end, len);
     if (flags & ~(ATTRIB_TOK_ADD_SPECIAL | ATTRIB_TOK_PARSE_SPECIAL))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_tokenize: unknown flags 0x%x", flags);
     if (len > TOK_MAX_TEXT)
@@ -557,7 +576,9 @@ attrib_status attrib_tokenize(const attrib_tokenizer *tok, const char *text, siz
     size_t frag = 0, i = 0;
     while (i < len) {
         size_t mlen = 0;
-        int64_t k = tok->n_added ? match_added(tok, text, len, i, parse_special, &mlen) : -1;
+        int64_t k = tok->n_added
+                        ? match_added(tok, text, len, i, parse_special, protect_begin, protect_end, &mlen)
+                        : -1;
         if (k < 0) {
             i++;
             continue;
@@ -565,11 +586,16 @@ attrib_status attrib_tokenize(const attrib_tokenizer *tok, const char *text, siz
         const tok_added *a = &tok->added[k];
         size_t tb = i, te = i + mlen;
         size_t frag_end = i;
+        /* Stripped whitespace never comes out of the protected range: it
+         * stays text there (the match itself lies wholly before or after). */
+        const int protecting = protect_begin < protect_end;
+        const size_t strip_lo = (protecting && protect_end > frag && protect_end <= i) ? protect_end : frag;
+        const size_t strip_hi = (protecting && protect_begin >= te) ? protect_begin : len;
         if (a->lstrip) {
             /* Trailing whitespace of the text before goes to the token. */
-            while (frag_end > frag) {
+            while (frag_end > strip_lo) {
                 size_t p = frag_end - 1;
-                while (p > frag && ((unsigned char)text[p] & 0xC0) == 0x80)
+                while (p > strip_lo && ((unsigned char)text[p] & 0xC0) == 0x80)
                     p--;
                 if (ws_len((const unsigned char *)text + p, frag_end - p) != frag_end - p)
                     break;
@@ -582,7 +608,7 @@ attrib_status attrib_tokenize(const attrib_tokenizer *tok, const char *text, siz
             goto done;
         if (a->rstrip) {
             size_t l;
-            while (te < len && (l = ws_len((const unsigned char *)text + te, len - te)) > 0)
+            while (te < strip_hi && (l = ws_len((const unsigned char *)text + te, strip_hi - te)) > 0)
                 te += l;
         }
         st = tok_out_push(&out, a->id, (uint32_t)tb, (uint32_t)te);

@@ -19,4 +19,14 @@ attrib_status attrib_tokenizer_from_gguf(const gguf_ctx *g, attrib_tokenizer **o
 attrib_status attrib_tokenizer_from_json_file(const char *tokenizer_json, const char *tokenizer_config,
                                               attrib_tokenizer **out);
 
+/* attrib_tokenize, except that special-token text overlapping the byte
+ * range [PROTECT_BEGIN, PROTECT_END) of TEXT is not recognised even with
+ * ATTRIB_TOK_PARSE_SPECIAL (it is tokenized as plain text), and the lstrip /
+ * rstrip of added tokens outside it never take whitespace from inside it.
+ * An empty range gives exactly attrib_tokenize. Used by prompt templates to
+ * keep user input from injecting control tokens. */
+attrib_status tok_encode_protected(const attrib_tokenizer *tok, const char *text, size_t len, unsigned flags,
+                                   size_t protect_begin, size_t protect_end, attrib_token **tokens_out,
+                                   size_t *n_out);
+
 #endif /* ATTRIB_TOKENIZER_H */

@@ -254,7 +254,8 @@ static void test_model_input_gradient(void **state) {
         for (int v = 1; v < V; v++) /* differentiate the top logit */
             if (c.logits[v] > c.logits[c.target]) c.target = v;
         double value;
-        assert_int_equal(attrib_grad_pass(m, emb, 1, T, logit_target, &c, g, &value), ATTRIB_OK);
+        const grad_readout ro = {logit_target, &c, NULL, 0};
+        assert_int_equal(attrib_grad_pass(m, emb, 1, T, &ro, g, &value), ATTRIB_OK);
         assert_true(fabs(value - c.logits[c.target]) <= 1e-5 * fabs(value) + 1e-6);
         double ms = 0; /* the step scales with the embeddings (llama-2-tiny's are ~0.02) */
         for (int i = 0; i < T * C; i++) ms += (double)emb[i] * emb[i];

@@ -7,7 +7,7 @@
  *   keys: target=logit|logprob|prob|diff token=N token2=N steps=N
  *         rule=gl|left|right|middle|trapezoid mask=token|zero|delete|attention
  *         mask_token=N samples=N seed=N window=N stride=N batch=N span=B:E
- *         norm=l1|l2 on_gxi=0|1 noise=F threads=N
+ *         norm=l1|l2 on_gxi=0|1 noise=F threads=N probe=FILE (target = the probe's logit)
  */
 #include "attrib.h"
 
@@ -34,6 +34,7 @@ int main(int argc, char **argv) {
     }
     attrib_explain_options o = attrib_explain_default_options((attrib_method)method);
     int threads = 0;
+    const char *probe_path = NULL;
     for (int i = 4; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (!eq) return 2;
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "on_gxi")) o.smooth_on_gxi = atoi(v);
         else if (!strcmp(k, "noise")) o.smooth_noise = (float)atof(v);
         else if (!strcmp(k, "threads")) threads = atoi(v);
+        else if (!strcmp(k, "probe")) probe_path = v;
         else if (!strcmp(k, "span")) {
             if (sscanf(v, "%d:%d", &o.span_begin, &o.span_end) != 2) return 2;
         } else {
@@ -78,6 +80,12 @@ int main(int argc, char **argv) {
     mo.n_threads = threads;
     attrib_model *m;
     if (attrib_model_load(argv[1], &mo, &m)) return fail("load");
+    attrib_probe *probe = NULL;
+    if (probe_path) {
+        if (attrib_probe_load(probe_path, &probe)) return fail("probe");
+        o.target.kind = ATTRIB_TARGET_PROBE;
+        o.target.probe = probe;
+    }
     attrib_result *r;
     if (attrib_explain(m, ids, n, &o, &r)) return fail("explain");
     const int C = attrib_model_get_info(m)->n_embd;
@@ -105,6 +113,7 @@ int main(int argc, char **argv) {
     free(txt);
     json_decref(o_json);
     attrib_result_free(r);
+    attrib_probe_free(probe);
     attrib_model_free(m);
     return 0;
 }

@@ -34,4 +34,41 @@ attrib_model *cli_load_model(const char *path, int n_threads, bool check_weights
 /* Seconds from a monotonic clock. */
 double cli_now(void);
 
+/* ---- data options shared by probe and compare (data.c) ---- */
+#define CLI_MAX_FILES 16
+typedef struct cli_data_opts {
+    const char *files[CLI_MAX_FILES];
+    int file_label[CLI_MAX_FILES]; /* -1: labels from the file; 0/1: every row */
+    int n_files;
+    const char *text_col, *label_col, *positive, *template_arg;
+    int64_t limit, sample;
+    uint64_t seed;
+    int shard_k, shard_n;
+} cli_data_opts;
+
+/* Rows of every file, in order (owned strings). */
+typedef struct cli_rows {
+    int n;
+    char **text, **id;
+    int *label;      /* 1, 0 or -1 */
+    int64_t *index;  /* unique across files, stable under --shard */
+    int *file;       /* which --data/--harmful/--harmless file */
+    int64_t rows_in_file[CLI_MAX_FILES];
+    char text_col[CLI_MAX_FILES][64], label_col[CLI_MAX_FILES][64];
+} cli_rows;
+
+extern const char *CLI_DATA_HELP;
+/* Consumes a data option at argv[*i] (advancing *i past its value): 1 if
+ * it was one, 0 if not, -1 after printing a usage error. */
+int cli_data_option(const char *cmd, int argc, char **argv, int *i, cli_data_opts *o);
+/* Loads every file; prints errors. Returns 0, 1 (failure) or 2 (usage). */
+int cli_data_load(const cli_data_opts *o, cli_rows *out);
+void cli_rows_free(cli_rows *r);
+/* The template text for --template ARG (NULL = plain): *tmpl_out is malloc'd. */
+int cli_template(const char *arg, char **tmpl_out, const char **name_out);
+
+int cmd_probe(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
 #endif

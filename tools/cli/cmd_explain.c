@@ -1,14 +1,19 @@
 /*
- * cmd_explain.c — `attrib explain MODEL TEXT --method M --target ...`: which
- * input tokens made the model produce its next token (or a chosen one)?
+ * cmd_explain.c — `attrib explain MODEL TEXT --method M[,M...] --target ...`:
+ * which input tokens made the model produce its next token (or a chosen
+ * one)?
  *
  * Tokenizes TEXT with the model's tokenizer (keeping each token's byte span),
- * optionally groups tokens into words, runs one attribution method and prints
- * the tokens with their scores: a colour heat map on a terminal, aligned
- * columns otherwise, or one JSON object with --json.
+ * optionally groups tokens into words, runs each requested attribution
+ * method and gathers the results into one JSON document (see render.h),
+ * which is then shown as a terminal heat map (or aligned columns when the
+ * output is not a terminal), printed as JSON or CSV, or written as a
+ * self-contained HTML report.
  */
 #include "cli.h"
+#include "render.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,9 +27,9 @@ static const char *HELP =
     "model's tokenizer says and is never perturbed; by default every other token is a feature.\n"
     "\n"
     "method:\n"
-    "  -m, --method M       saliency | gxi | ig | smoothgrad          (gradient methods)\n"
+    "  -m, --method M[,M..] saliency | gxi | ig | smoothgrad          (gradient methods)\n"
     "                       occlusion | shapley | shapley-exact | kernelshap | lime\n"
-    "                       (default: ig)\n"
+    "                       (default: ig); a comma list runs each, e.g. ig,occlusion,saliency\n"
     "target (what is explained; default: the logit of the model's top-1 next token):\n"
     "  --target KIND        logit | logprob | prob | diff\n"
     "  --token TEXT         the target token, given as text that must be one token (e.g. \" Yes\")\n"
@@ -55,19 +60,61 @@ static const char *HELP =
     "  --batch N            sequences per pass (default: fit --memory-mb)\n"
     "  --memory-mb N        memory budget for batched passes (256)\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
-    "  --json               one JSON object: tokens with ids, pieces, byte spans and scores\n"
-    "  --color WHEN         auto | always | never (auto: colour on a terminal unless NO_COLOR)\n"
+    "output:\n"
+    "  --format F           term | json | csv | html on standard output (default term: a heat map\n"
+    "                       on a terminal, aligned columns otherwise)\n"
+    "  --json               the same as --format json: tokens with ids, pieces, byte spans and\n"
+    "                       scores (several methods: also a \"methods\" array)\n"
+    "  --html FILE          also write a self-contained HTML report (opens from file://)\n"
+    "  --csv FILE           also write CSV: one row per method x token\n"
+    "  --color WHEN         auto | always | never (auto: colour on a terminal unless NO_COLOR;\n"
+    "                       24-bit when COLORTERM is truecolor or 24bit, else 256 colours)\n"
     "\n"
     "examples:\n"
     "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time there was a\"\n"
     "  attrib explain MODEL \"Is this request harmful? Answer:\" --method occlusion --target diff \\\n"
-    "      --token \" Yes\" --token2 \" No\"\n";
+    "      --token \" Yes\" --token2 \" No\"\n"
+    "  attrib explain MODEL \"How can I kill a Python process?\" --method ig,occlusion,saliency --html report.html\n";
+
+enum { FORMAT_TERM, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML };
 
 typedef struct args {
-    const char *model, *text, *baseline, *token_text, *token2_text;
-    attrib_explain_options o;
-    int threads, json, words, color, memory_mb;
+    const char *model, *text, *baseline, *token_text, *token2_text, *html_path, *csv_path;
+    attrib_explain_options o; /* the user's choices; per-method defaults come from method_options */
+    attrib_method methods[ATTRIB_METHOD_COUNT_];
+    int n_methods, samples;
+    int threads, format, words, color, memory_mb;
 } args;
+
+/* "ig,occlusion,saliency" into a list of distinct methods; false after printing. */
+static bool parse_methods(const char *v, args *a) {
+    char name[64];
+    a->n_methods = 0;
+    for (const char *p = v;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= sizeof name) {
+            cli_usage_error("explain", "--method takes names separated by commas, not '%s'", v);
+            return false;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        int m = attrib_method_from_name(name);
+        if (m < 0) {
+            cli_usage_error("explain", "unknown method '%s'", name);
+            return false;
+        }
+        for (int i = 0; i < a->n_methods; i++)
+            if (a->methods[i] == (attrib_method)m) {
+                cli_usage_error("explain", "method '%s' is listed twice", name);
+                return false;
+            }
+        if (a->n_methods == ATTRIB_METHOD_COUNT_) return false; /* unreachable: names are distinct */
+        a->methods[a->n_methods++] = (attrib_method)m;
+        if (!comma) return true;
+        p = comma;
+    }
+}
 
 static bool parse_kind(const char *v, const char *const *names, int n, int *out) {
     for (int i = 0; i < n; i++)
@@ -82,7 +129,8 @@ static int parse_args(int argc, char **argv, args *a) {
     memset(a, 0, sizeof *a);
     a->o = attrib_explain_default_options(ATTRIB_METHOD_INTEGRATED_GRADIENTS);
     a->color = -1;
-    int method = -1, samples = -1;
+    a->samples = -1;
+    int samples = -1;
     static const char *targets[] = {"logit", "logprob", "prob", "diff"};
     static const char *masks[] = {"token", "zero", "delete", "attention"};
     static const char *rules[] = {"gl", "left", "right", "middle", "trapezoid"};
@@ -99,7 +147,7 @@ static int parse_args(int argc, char **argv, args *a) {
             return -1;
         } else if (cli_is(k, "-m", "--method")) {
             NEED_VALUE();
-            if ((method = attrib_method_from_name(v)) < 0) return cli_usage_error("explain", "unknown method '%s'", v);
+            if (!parse_methods(v, a)) return 2;
         } else if (!strcmp(k, "--target")) {
             NEED_VALUE();
             if (!parse_kind(v, targets, 4, &x)) return cli_usage_error("explain", "--target takes logit, logprob, prob or diff");
@@ -146,7 +194,13 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (!strcmp(k, "--batch")) { INT_OPT(1, 1 << 20, o.batch);
         } else if (!strcmp(k, "--memory-mb")) { INT_OPT(16, 1 << 20, a->memory_mb);
         } else if (cli_is(k, "-t", "--threads")) { INT_OPT(1, 1024, a->threads);
-        } else if (!strcmp(k, "--json")) { a->json = 1;
+        } else if (!strcmp(k, "--json")) { a->format = FORMAT_JSON;
+        } else if (!strcmp(k, "--format")) {
+            NEED_VALUE();
+            static const char *formats[] = {"term", "json", "csv", "html"};
+            if (!parse_kind(v, formats, 4, &a->format)) return cli_usage_error("explain", "--format takes term, json, csv or html");
+        } else if (!strcmp(k, "--html")) { NEED_VALUE(); a->html_path = v;
+        } else if (!strcmp(k, "--csv")) { NEED_VALUE(); a->csv_path = v;
         } else if (!strcmp(k, "--color")) {
             NEED_VALUE();
             a->color = !strcmp(v, "always") ? 1 : !strcmp(v, "never") ? 0 : !strcmp(v, "auto") ? -1 : -2;
@@ -165,15 +219,20 @@ static int parse_args(int argc, char **argv, args *a) {
     }
     if (!a->model) return cli_usage_error("explain", "missing MODEL");
     if (!a->text) return cli_usage_error("explain", "missing TEXT");
-    /* method-dependent defaults, then the user's choices on top */
-    attrib_explain_options d = attrib_explain_default_options(method >= 0 ? (attrib_method)method
-                                                                           : ATTRIB_METHOD_INTEGRATED_GRADIENTS);
-    o.method = d.method;
-    o.samples = samples > 0 ? samples : d.samples;
-    o.smooth_samples = samples > 0 ? samples : d.smooth_samples;
+    if (!a->n_methods) a->methods[a->n_methods++] = ATTRIB_METHOD_INTEGRATED_GRADIENTS;
+    a->samples = samples;
     if (a->memory_mb) o.memory_budget = (size_t)a->memory_mb << 20;
     a->o = o;
     return 0;
+}
+
+/* The user's options for METHOD: its own defaults where the user chose nothing. */
+static attrib_explain_options method_options(const args *a, attrib_method method) {
+    attrib_explain_options d = attrib_explain_default_options(method), o = a->o;
+    o.method = method;
+    o.samples = a->samples > 0 ? a->samples : d.samples;
+    o.smooth_samples = a->samples > 0 ? a->samples : d.smooth_samples;
+    return o;
 }
 
 /* A text that must be exactly one token (no BOS). */
@@ -198,112 +257,93 @@ static void progress_cb(void *user, int64_t done, int64_t total) {
     fprintf(stderr, "\r  %lld / %lld%s", (long long)done, (long long)total, done == total ? "\n" : "");
 }
 
-/* The token's text in the original input (its byte span), or its piece. */
-static void token_text(const char *text, const attrib_token *t, const attrib_tokenizer *tok, const char **p, size_t *len) {
-    if (t->end > t->begin) {
-        *p = text + t->begin;
-        *len = t->end - t->begin;
-    } else {
-        *p = attrib_tokenizer_piece(tok, t->id, len);
-        if (!*p) *p = "", *len = 0;
+static const char *TARGET_NAMES[] = {"logit", "logprob", "prob", "logit diff", "probe"};
+static const char *MASK_NAMES[] = {"token", "zero", "delete", "attention"};
+static const char *RULE_NAMES[] = {"gl", "left", "right", "middle", "trapezoid"};
+
+/* A token's vocabulary piece as a JSON string of its raw bytes (the
+ * renderers validate; the JSON printer sanitises). */
+static json_t *piece_json(const attrib_tokenizer *tok, int32_t id) {
+    size_t len = 0;
+    const char *p = id >= 0 ? attrib_tokenizer_piece(tok, id, &len) : NULL;
+    return p ? json_stringn_nocheck(p, len) : json_string("");
+}
+
+/* The settings that matter for R's method (shown in every report). */
+static json_t *method_settings(const args *a, const attrib_explain_options *o, const attrib_result *r) {
+    json_t *s = json_object();
+    attrib_method m = r->method;
+    bool masks = m != ATTRIB_METHOD_SALIENCY && m != ATTRIB_METHOD_GRAD_X_INPUT && m != ATTRIB_METHOD_SMOOTHGRAD;
+    if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS) {
+        json_object_set_new(s, "steps", json_integer(o->ig_steps));
+        json_object_set_new(s, "rule", json_string(RULE_NAMES[o->ig_rule]));
+        if (a->baseline) json_object_set_new(s, "baseline", json_stringn_nocheck(a->baseline, strlen(a->baseline))), masks = false;
     }
-}
-
-/* Prints S with control characters made visible. */
-static void print_visible(FILE *f, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
-        else fputc(c, f);
+    if (m == ATTRIB_METHOD_SALIENCY || (m == ATTRIB_METHOD_SMOOTHGRAD && !o->smooth_on_gxi))
+        json_object_set_new(s, "norm", json_string(o->norm == ATTRIB_NORM_L1 ? "l1" : "l2"));
+    if (m == ATTRIB_METHOD_SMOOTHGRAD) {
+        json_object_set_new(s, "of", json_string(o->smooth_on_gxi ? "gxi" : "saliency"));
+        json_object_set_new(s, "samples", json_integer(o->smooth_samples));
+        json_object_set_new(s, "noise", json_real(o->smooth_noise));
     }
+    if (m == ATTRIB_METHOD_OCCLUSION) {
+        json_object_set_new(s, "window", json_integer(o->window));
+        json_object_set_new(s, "stride", json_integer(o->stride));
+    }
+    if (m == ATTRIB_METHOD_SHAPLEY_SAMPLED || m == ATTRIB_METHOD_KERNELSHAP || m == ATTRIB_METHOD_LIME)
+        json_object_set_new(s, "samples", json_integer(o->samples));
+    if (masks) {
+        json_object_set_new(s, "mask", json_string(MASK_NAMES[r->mask]));
+        if (r->mask == ATTRIB_MASK_TOKEN) json_object_set_new(s, "mask_token", json_integer(r->mask_token));
+    }
+    if (m == ATTRIB_METHOD_SMOOTHGRAD || m == ATTRIB_METHOD_SHAPLEY_SAMPLED || m == ATTRIB_METHOD_KERNELSHAP ||
+        m == ATTRIB_METHOD_LIME)
+        json_object_set_new(s, "seed", json_integer((json_int_t)o->seed));
+    if (a->words) json_object_set_new(s, "words", json_true());
+    return s;
 }
 
-static void heat_colour(double v, double scale, int *r, int *g, int *b) {
-    double a = scale > 0 ? fmin(1.0, fabs(v) / scale) : 0.0;
-    /* red for positive, blue for negative; white at zero */
-    if (v >= 0) *r = 255, *g = (int)(255 * (1 - a)), *b = (int)(255 * (1 - a));
-    else *r = (int)(255 * (1 - a)), *g = (int)(255 * (1 - a)), *b = 255;
-}
+static json_t *nan_null(double v) { return isnan(v) ? json_null() : json_real(v); }
 
-static const char *TARGET_NAMES[] = {"logit", "logprob", "prob", "logit diff"};
-
-static void print_human(const args *a, const attrib_model *m, const attrib_token *toks, size_t n, const attrib_result *r,
-                        bool colour) {
-    const attrib_tokenizer *tok = attrib_model_tokenizer(m);
-    size_t plen;
-    const char *piece = attrib_tokenizer_piece(tok, r->target_token, &plen);
-    printf("method   %s", attrib_method_name(r->method));
-    if (r->method == ATTRIB_METHOD_INTEGRATED_GRADIENTS) printf(" (%d steps)", a->o.ig_steps);
-    printf("\ntarget   %s of token %d '", TARGET_NAMES[r->target_kind], r->target_token);
-    print_visible(stdout, piece ? piece : "", piece ? plen : 0);
-    printf("'");
+/* One entry of "methods": everything a report shows about one method's run. */
+static json_t *method_json(const args *a, const attrib_tokenizer *tok, const attrib_result *r) {
+    attrib_explain_options o = method_options(a, r->method);
+    json_t *target = json_pack("{s:s, s:i, s:o}", "kind", TARGET_NAMES[r->target_kind], "token", r->target_token, "piece",
+                               piece_json(tok, r->target_token));
     if (r->target_kind == ATTRIB_TARGET_LOGIT_DIFF) {
-        piece = attrib_tokenizer_piece(tok, r->target_token2, &plen);
-        printf(" minus token %d '", r->target_token2);
-        print_visible(stdout, piece ? piece : "", piece ? plen : 0);
-        printf("'");
+        json_object_set_new(target, "token2", json_integer(r->target_token2));
+        json_object_set_new(target, "piece2", piece_json(tok, r->target_token2));
     }
-    printf(" = %.6g\n", r->f_input);
-    if (!isnan(r->f_baseline))
-        printf("baseline f = %.6g; sum of attributions %.6g; completeness delta %.3g (%.2f%%)\n", r->f_baseline, r->sum_scores,
-               r->completeness_delta, 100 * r->completeness_relative);
-    printf("cost     %lld forward, %lld backward sequences, %.3f s\n\n", (long long)r->n_forward, (long long)r->n_backward,
-           r->seconds);
-    double scale = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(r->token_scores[i]));
-    if (colour) { /* the text painted: a heat map */
-        for (size_t i = 0; i < n; i++) {
-            const char *p;
-            size_t len;
-            token_text(a->text, &toks[i], tok, &p, &len);
-            int cr, cg, cb;
-            heat_colour(r->token_scores[i], scale, &cr, &cg, &cb);
-            if (r->feature_of_token[i] < 0) printf("\x1b[2m");
-            else printf("\x1b[48;2;%d;%d;%dm\x1b[38;2;0;0;0m", cr, cg, cb);
-            print_visible(stdout, p, len);
-            printf("\x1b[0m");
-        }
-        printf("\n\n");
+    json_t *scores = json_array(), *feats = json_array();
+    for (int i = 0; i < r->n_tokens; i++) json_array_append_new(scores, json_real(r->token_scores[i]));
+    for (int f = 0; f < r->n_features; f++) json_array_append_new(feats, json_real(r->scores[f]));
+    json_t *m = json_pack("{s:s, s:o, s:o, s:o, s:o, s:f, s:o, s:f, s:o, s:o, s:{s:I, s:I, s:f}}", "method",
+                          attrib_method_name(r->method), "settings", method_settings(a, &o, r), "target", target, "scores",
+                          scores, "features", feats, "f_input", r->f_input, "f_baseline", nan_null(r->f_baseline),
+                          "sum_scores", r->sum_scores, "completeness_delta",
+                          nan_null(isnan(r->f_baseline) ? NAN : r->completeness_delta), "completeness_relative",
+                          nan_null(isnan(r->f_baseline) ? NAN : r->completeness_relative), "cost", "n_forward",
+                          (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds);
+    if (r->std_errors) {
+        json_t *se = json_array();
+        for (int f = 0; f < r->n_features; f++) json_array_append_new(se, json_real(r->std_errors[f]));
+        json_object_set_new(m, "std_errors", se);
     }
-    printf("%4s  %7s  %-10s  %-20s  %12s%s\n", "pos", "id", "bytes", "token", "score", r->std_errors ? "     std.err" : "");
-    for (size_t i = 0; i < n; i++) {
-        const char *p;
-        size_t len;
-        token_text(a->text, &toks[i], tok, &p, &len);
-        char span[32];
-        snprintf(span, sizeof span, "%u-%u", toks[i].begin, toks[i].end);
-        printf("%4zu  %7d  %-10s  ", i, toks[i].id, span);
-        FILE *f = stdout;
-        fputc('\'', f);
-        print_visible(f, p, len > 18 ? 18 : len);
-        fputc('\'', f);
-        for (size_t k = len > 18 ? 18 : len; k < 18; k++) fputc(' ', f);
-        int fe = r->feature_of_token[i];
-        if (fe < 0) {
-            printf("  %12s\n", "(fixed)");
-            continue;
-        }
-        printf("  %12.5g", r->token_scores[i]);
-        if (r->std_errors) printf("  %10.3g", r->std_errors[fe]);
-        int bar = scale > 0 ? (int)lround(20 * fabs(r->token_scores[i]) / scale) : 0;
-        printf("  %c", r->token_scores[i] < 0 ? '-' : '+');
-        for (int k = 0; k < bar; k++) fputs("#", stdout);
-        printf("\n");
-    }
+    return m;
 }
 
-static void print_json(const args *a, const attrib_model *m, const attrib_token *toks, size_t n, const attrib_result *r) {
+/* The document every output is made from. Its top level keeps the
+ * single-method shape of earlier versions (the first method's result);
+ * "methods" holds every method's run. */
+static json_t *build_doc(const args *a, const attrib_model *m, const attrib_token *toks, size_t n, attrib_result *const *rs,
+                         int32_t predicted) {
     const attrib_tokenizer *tok = attrib_model_tokenizer(m);
+    const attrib_result *r = rs[0];
     json_t *tarr = json_array();
     for (size_t i = 0; i < n; i++) {
-        size_t plen;
-        const char *piece = attrib_tokenizer_piece(tok, toks[i].id, &plen);
         int fe = r->feature_of_token[i];
-        json_t *t = json_pack("{s:i, s:s%, s:i, s:i, s:i, s:f}", "id", toks[i].id, "piece", piece ? piece : "",
-                              piece ? plen : (size_t)0, "begin", (int)toks[i].begin, "end", (int)toks[i].end, "feature", fe,
-                              "score", r->token_scores[i]);
+        json_t *t = json_pack("{s:i, s:o, s:i, s:i, s:i, s:f}", "id", toks[i].id, "piece", piece_json(tok, toks[i].id), "begin",
+                              (int)toks[i].begin, "end", (int)toks[i].end, "feature", fe, "score", r->token_scores[i]);
         if (r->std_errors && fe >= 0) json_object_set_new(t, "std_error", json_real(r->std_errors[fe]));
         json_array_append_new(tarr, t);
     }
@@ -311,29 +351,121 @@ static void print_json(const args *a, const attrib_model *m, const attrib_token 
     for (int f = 0; f < r->n_features; f++) json_array_append_new(feats, json_real(r->scores[f]));
     const attrib_model_info *in = attrib_model_get_info(m);
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:f, s:o, s:f, s:f, s:{s:I, s:I, s:f, s:i}}", "attrib_version",
-        attrib_version(), "model", in->path, "method", attrib_method_name(r->method), "target", "kind",
-        TARGET_NAMES[r->target_kind], "token", r->target_token, "token2", r->target_token2, "tokens", tarr, "features", feats,
-        "f_input", r->f_input, "f_baseline", isnan(r->f_baseline) ? json_null() : json_real(r->f_baseline), "sum_scores",
-        r->sum_scores, "completeness_relative", isnan(r->completeness_relative) ? -1.0 : r->completeness_relative, "cost",
-        "n_forward", (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds, "threads",
-        a->threads);
-    json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:b}", "mask",
-                                 (const char *[]){"token", "zero", "delete", "attention"}[r->mask], "mask_token",
-                                 r->mask_token, "ig_steps", a->o.ig_steps, "ig_rule",
-                                 (const char *[]){"gl", "left", "right", "middle", "trapezoid"}[a->o.ig_rule], "samples",
-                                 r->method == ATTRIB_METHOD_SMOOTHGRAD ? a->o.smooth_samples : a->o.samples, "window",
-                                 a->o.window, "stride", a->o.stride, "seed", (json_int_t)a->o.seed, "words", a->words);
+        "{s:s, s:o, s:s, s:{s:s, s:i, s:i}, s:o, s:o, s:f, s:o, s:f, s:f, s:{s:I, s:I, s:f, s:i}}", "attrib_version",
+        attrib_version(), "model", json_stringn_nocheck(in->path, strlen(in->path)), "method", attrib_method_name(r->method),
+        "target", "kind", TARGET_NAMES[r->target_kind], "token", r->target_token, "token2", r->target_token2, "tokens", tarr,
+        "features", feats, "f_input", r->f_input, "f_baseline", nan_null(r->f_baseline), "sum_scores", r->sum_scores,
+        "completeness_relative", isnan(r->completeness_relative) ? -1.0 : r->completeness_relative, "cost", "n_forward",
+        (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds, "threads", a->threads);
+    attrib_explain_options o0 = method_options(a, r->method);
+    json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:b}", "mask", MASK_NAMES[r->mask], "mask_token",
+                                 r->mask_token, "ig_steps", o0.ig_steps, "ig_rule", RULE_NAMES[o0.ig_rule], "samples",
+                                 r->method == ATTRIB_METHOD_SMOOTHGRAD ? o0.smooth_samples : o0.samples, "window", o0.window,
+                                 "stride", o0.stride, "seed", (json_int_t)o0.seed, "words", a->words);
     json_object_set_new(o, "settings", settings);
     if (r->std_errors) {
         json_t *se = json_array();
         for (int f = 0; f < r->n_features; f++) json_array_append_new(se, json_real(r->std_errors[f]));
         json_object_set_new(o, "std_errors", se);
     }
-    char *s = json_dumps(o, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-    if (s) puts(s);
-    free(s);
-    json_decref(o);
+    json_object_set_new(o, "text", json_stringn_nocheck(a->text, strlen(a->text)));
+    json_object_set_new(o, "predicted", json_pack("{s:i, s:o}", "token", predicted, "piece", piece_json(tok, predicted)));
+    json_t *methods = json_array();
+    for (int k = 0; k < a->n_methods; k++) json_array_append_new(methods, method_json(a, tok, rs[k]));
+    json_object_set_new(o, "methods", methods);
+    return o;
+}
+
+/* Replaces invalid UTF-8 in every string of V by U+FFFD (JSON must be UTF-8;
+ * byte offsets then refer to the original bytes). */
+static void sanitize_strings(json_t *v) {
+    if (json_is_string(v)) {
+        size_t len;
+        char *s = render_utf8_sanitize(json_string_value(v), json_string_length(v), &len);
+        if (s) json_string_setn(v, s, len);
+        free(s);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) sanitize_strings(x);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) sanitize_strings(x);
+    }
+}
+
+/* The model's top-1 next token after IDS: free when some method's target
+ * was the top-1 token, else one forward pass. */
+static int predicted_token(attrib_model *m, const int32_t *ids, int n, const args *a, attrib_result *const *rs, int32_t *out) {
+    if (a->o.target.kind != ATTRIB_TARGET_LOGIT_DIFF && a->o.target.token < 0) {
+        *out = rs[0]->target_token;
+        return 0;
+    }
+    const attrib_model_info *in = attrib_model_get_info(m);
+    float *logits = malloc((size_t)in->n_vocab * sizeof *logits);
+    if (!logits) return cli_fail_status(ATTRIB_E_NOMEM, "cannot find the predicted token");
+    attrib_batch b = {0};
+    b.n_seq = 1;
+    b.n_tokens = n;
+    b.tokens = ids;
+    b.logits_mode = ATTRIB_LOGITS_LAST;
+    attrib_status s = attrib_forward(m, &b, NULL, logits);
+    if (s) {
+        free(logits);
+        return cli_fail_status(s, "forward pass failed");
+    }
+    int best = 0;
+    for (int v = 1; v < in->n_vocab; v++)
+        if (logits[v] > logits[best]) best = v;
+    free(logits);
+    *out = best;
+    return 0;
+}
+
+static render_colour pick_colour(int color) {
+    const char *no = getenv("NO_COLOR");
+    bool on = color == 1 || (color == -1 && isatty(1) && !(no && *no));
+    if (!on) return RENDER_PLAIN;
+    const char *ct = getenv("COLORTERM");
+    return ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit")) ? RENDER_TRUECOLOR : RENDER_ANSI256;
+}
+
+static int write_file(const char *path, int (*render)(FILE *, const json_t *), const json_t *doc) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "attrib: error: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int bad = render(f, doc);
+    if (fclose(f) || bad) {
+        fprintf(stderr, "attrib: error: cannot write %s\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+/* Writes DOC to standard output in A's format. */
+static int print_doc(const args *a, json_t *doc) {
+    int bad = 0;
+    if (a->format == FORMAT_TERM) {
+        bad = render_explain_term(stdout, doc, pick_colour(a->color));
+    } else if (a->format == FORMAT_CSV) {
+        bad = render_explain_csv(stdout, doc);
+    } else if (a->format == FORMAT_HTML) {
+        bad = render_explain_html(stdout, doc);
+    } else {
+        json_t *out = json_deep_copy(doc);
+        if (!out) return 1;
+        if (a->n_methods == 1) json_object_del(out, "methods"); /* the single-method shape, unchanged */
+        sanitize_strings(out);
+        char *s = json_dumps(out, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+        if (s) puts(s);
+        bad = !s;
+        free(s);
+        json_decref(out);
+    }
+    return bad || fflush(stdout) ? 1 : 0;
 }
 
 int cmd_explain(int argc, char **argv) {
@@ -345,7 +477,8 @@ int cmd_explain(int argc, char **argv) {
     const attrib_tokenizer *tok = attrib_model_tokenizer(m);
     attrib_token *toks = NULL, *btoks = NULL;
     int32_t *ids = NULL, *groups = NULL, *bids = NULL;
-    attrib_result *r = NULL;
+    attrib_result *r[ATTRIB_METHOD_COUNT_] = {0};
+    json_t *doc = NULL;
     size_t n = 0, bn = 0;
     rc = 1;
     if (!tok) {
@@ -406,20 +539,29 @@ int cmd_explain(int argc, char **argv) {
     double t0 = cli_now();
     a.o.progress = progress_cb;
     a.o.progress_user = &t0;
-    s = attrib_explain(m, ids, (int)n, &a.o, &r);
-    if (s) {
-        rc = cli_fail_status(s, "attribution failed");
+    for (int k = 0; k < a.n_methods; k++) {
+        attrib_explain_options o = method_options(&a, a.methods[k]);
+        s = attrib_explain(m, ids, (int)n, &o, &r[k]);
+        if (s) {
+            fprintf(stderr, "attrib: error: %s: ", attrib_method_name(a.methods[k]));
+            rc = cli_fail_status(s, "attribution failed");
+            goto done;
+        }
+    }
+    int32_t predicted = -1;
+    if ((rc = predicted_token(m, ids, (int)n, &a, r, &predicted))) goto done;
+    doc = build_doc(&a, m, toks, n, r, predicted);
+    rc = 1;
+    if (!doc) {
+        fprintf(stderr, "attrib: error: out of memory\n");
         goto done;
     }
-    if (a.json) {
-        print_json(&a, m, toks, n, r);
-    } else {
-        bool colour = a.color == 1 || (a.color == -1 && isatty(1) && !getenv("NO_COLOR"));
-        print_human(&a, m, toks, n, r, colour);
-    }
-    rc = 0;
+    if (a.html_path && write_file(a.html_path, render_explain_html, doc)) goto done;
+    if (a.csv_path && write_file(a.csv_path, render_explain_csv, doc)) goto done;
+    rc = print_doc(&a, doc);
 done:
-    attrib_result_free(r);
+    json_decref(doc);
+    for (int k = 0; k < ATTRIB_METHOD_COUNT_; k++) attrib_result_free(r[k]);
     attrib_free(toks);
     attrib_free(btoks);
     free(ids);

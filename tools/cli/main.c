@@ -22,6 +22,9 @@ static const char *USAGE =
     "  tokenize MODEL TEXT     the model's tokens for TEXT with the byte span of each\n"
     "  explain MODEL TEXT      which tokens of TEXT made the model predict its next token\n"
     "                          (saliency, gxi, ig, smoothgrad, occlusion, shapley, kernelshap, lime)\n"
+    "  probe train|eval|info   a linear probe (harmful-query classifier) on a layer's hidden state\n"
+    "  compare MODEL --data F  every method on a labelled dataset: agreement, faithfulness, cost\n"
+    "  report DOC.json         a compare document as a self-contained HTML report (--html) or CSV (--csv)\n"
     "\n"
     "MODEL is a .gguf file (llama.cpp / Ollama) or a Hugging Face directory holding\n"
     "config.json, model.safetensors and tokenizer.json.\n"
@@ -103,6 +106,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0) return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0) return cmd_probe(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "attrib: unknown command '%s'\n\n%s", cmd, USAGE);
     return 2;
 }

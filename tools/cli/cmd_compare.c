@@ -1,0 +1,597 @@
+/*
+ * cmd_compare.c — `attrib compare MODEL --data FILE (--probe P | --template judge)`:
+ * runs every chosen attribution method on every prompt of a labelled
+ * dataset and records, per prompt, the classifier's score, each method's
+ * token scores and cost, each method's faithfulness (ERASER comprehensiveness
+ * and sufficiency, deletion and insertion curves, against random rankings)
+ * and the agreement of every pair of methods. compare_summary.c aggregates
+ * those records (means with bootstrap intervals, split by true and
+ * predicted label) and prints the table; the whole document, provenance
+ * included, is written as JSON (docs/compare.md) and optionally as HTML.
+ *
+ * Every prompt is computed on its own, with a seed derived from its index
+ * in the dataset, so the records of a sharded run (--shard K/N) are the
+ * records of the unsharded run, and `--merge` of the shards reproduces it.
+ */
+#include "compare.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *HELP_FMT =
+    "usage: attrib compare MODEL [data] (--probe PROBE.gguf | --template judge) [options]\n"
+    "       attrib compare --merge SHARD1.json SHARD2.json ... --out MERGED.json\n"
+    "\n"
+    "Runs several attribution methods on every prompt of a labelled dataset and reports\n"
+    "how they agree (Spearman, Kendall, top-k overlap, sign), how faithful each is\n"
+    "(comprehensiveness, sufficiency, deletion/insertion curves, against random rankings),\n"
+    "how good the classifier is (accuracy, AUROC, confusion) and what each method costs.\n"
+    "Attribution covers the prompt's own tokens; template tokens are never perturbed.\n"
+    "\n"
+    "%s"
+    "classifier (what is explained):\n"
+    "  --probe FILE         a probe from `attrib probe train`: its logit (harmful > 0)\n"
+    "  --template judge     (or llama-guard, or @FILE) with a logit difference of two label\n"
+    "  --label-words P N    words as the score: logit(P) - logit(N); default from the template\n"
+    "                       (judge: \" Yes\" \" No\"; llama-guard: \" unsafe\" \" safe\")\n"
+    "methods:\n"
+    "  --methods LIST       comma-separated (default occlusion,saliency,gxi,ig,shapley;\n"
+    "                       also smoothgrad, kernelshap, lime)\n"
+    "  --steps N            IG steps (32)      --samples N  Shapley permutations (25)\n"
+    "  --mask KIND          token | zero | delete | attention: how occlusion, Shapley and the\n"
+    "                       faithfulness metrics remove a token, and IG's baseline (token)\n"
+    "  --seed N             base seed; each prompt's seed derives from it and its index (0)\n"
+    "faithfulness and summary:\n"
+    "  --fractions LIST     top-k fractions for comprehensiveness/sufficiency (0.1,0.2,0.5)\n"
+    "  --curve-points N     deletion/insertion curve steps per prompt (20)\n"
+    "  --random-orders N    random rankings per prompt for the baseline (1)\n"
+    "  --bootstrap B        bootstrap resamples for the 95%% intervals (1000)\n"
+    "output:\n"
+    "  -o, --out FILE       the JSON document (every per-prompt attribution and metric)\n"
+    "  --html FILE          the HTML report\n"
+    "  --json               print the JSON document to standard output instead of the table\n"
+    "  -t, --threads N      threads (default: all online CPUs)\n"
+    "  -q, --quiet          no progress on standard error\n"
+    "\n"
+    "example (the README's results):\n"
+    "  attrib probe train ../shared/models/stories260K/stories260K-f32.gguf --out probe.gguf ...\n"
+    "  attrib compare ../shared/models/stories260K/stories260K-f32.gguf --probe probe.gguf \\\n"
+    "      --data ../shared/data/xstest/xstest_prompts.csv --positive unsafe -o xstest.json\n";
+
+#define MAX_METHODS 8
+
+typedef struct compare_args {
+    const char *model, *probe_path, *out, *html, *label_pos, *label_neg;
+    cli_data_opts data;
+    int methods[MAX_METHODS], n_methods;
+    int steps, samples, mask, threads, json, quiet, curve_points, random_orders, bootstrap, n_fractions;
+    double fractions[8];
+    uint64_t seed;
+    char **merge;
+    int n_merge;
+} compare_args;
+
+static int parse_list_doubles(const char *v, double *out, int max) {
+    int n = 0;
+    for (const char *p = v; p && *p;) {
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || n >= max) return -1;
+        out[n++] = x;
+        if (*end && *end != ',') return -1;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static int parse(int argc, char **argv, compare_args *a) {
+    static const char *masks[] = {"token", "zero", "delete", "attention"};
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int d = cli_data_option("compare", argc, argv, &i, &a->data);
+        if (d < 0) return 2;
+        if (d > 0) continue;
+        if (cli_is(k, "--help", "-h")) {
+            printf(HELP_FMT, CLI_DATA_HELP);
+            return 1;
+        } else if (!strcmp(k, "--merge")) {
+            a->merge = argv + i + 1;
+            while (i + 1 < argc && argv[i + 1][0] != '-') i++, a->n_merge++;
+            if (a->n_merge < 1) return cli_usage_error("compare", "--merge needs shard files");
+        } else if (!strcmp(k, "--probe")) {
+            if (!v) return cli_usage_error("compare", "--probe needs a file");
+            a->probe_path = v, i++;
+        } else if (!strcmp(k, "--label-words")) {
+            if (i + 2 >= argc) return cli_usage_error("compare", "--label-words needs two words, e.g. \" Yes\" \" No\"");
+            a->label_pos = argv[i + 1], a->label_neg = argv[i + 2], i += 2;
+        } else if (!strcmp(k, "--methods")) {
+            if (!v) return cli_usage_error("compare", "--methods needs a list");
+            a->n_methods = 0;
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int m = attrib_method_from_name(t);
+                if (m < 0 || m == ATTRIB_METHOD_SHAPLEY_EXACT)
+                    return cli_usage_error("compare", "unknown or unsupported method '%s' in --methods", t);
+                if (a->n_methods >= MAX_METHODS) return cli_usage_error("compare", "at most %d methods", MAX_METHODS);
+                for (int j = 0; j < a->n_methods; j++)
+                    if (a->methods[j] == m) return cli_usage_error("compare", "method '%s' given twice", t);
+                a->methods[a->n_methods++] = m;
+            }
+            i++;
+        } else if (!strcmp(k, "--steps")) {
+            if (!cli_parse_int("compare", k, v, 1, 4096, &a->steps)) return 2;
+            i++;
+        } else if (!strcmp(k, "--samples")) {
+            if (!cli_parse_int("compare", k, v, 1, 1 << 20, &a->samples)) return 2;
+            i++;
+        } else if (!strcmp(k, "--mask")) {
+            a->mask = -1;
+            for (int j = 0; j < 4 && v; j++)
+                if (!strcmp(v, masks[j])) a->mask = j;
+            if (a->mask < 0) return cli_usage_error("compare", "--mask takes token, zero, delete or attention");
+            i++;
+        } else if (!strcmp(k, "--seed")) {
+            char *end;
+            if (!v || *v == '-' || (a->seed = strtoull(v, &end, 10), *end))
+                return cli_usage_error("compare", "--seed takes a whole number >= 0");
+            i++;
+        } else if (!strcmp(k, "--fractions")) {
+            a->n_fractions = parse_list_doubles(v, a->fractions, 8);
+            if (a->n_fractions < 1) return cli_usage_error("compare", "--fractions takes up to 8 numbers in (0, 1]");
+            for (int j = 0; j < a->n_fractions; j++)
+                if (!(a->fractions[j] > 0 && a->fractions[j] <= 1))
+                    return cli_usage_error("compare", "--fractions takes numbers in (0, 1]");
+            i++;
+        } else if (!strcmp(k, "--curve-points")) {
+            if (!cli_parse_int("compare", k, v, 1, ATTRIB_FAITH_MAX_POINTS - 1, &a->curve_points)) return 2;
+            i++;
+        } else if (!strcmp(k, "--random-orders")) {
+            if (!cli_parse_int("compare", k, v, 0, 1000, &a->random_orders)) return 2;
+            i++;
+        } else if (!strcmp(k, "--bootstrap")) {
+            if (!cli_parse_int("compare", k, v, 10, 1000000, &a->bootstrap)) return 2;
+            i++;
+        } else if (cli_is(k, "-o", "--out")) {
+            if (!v) return cli_usage_error("compare", "--out needs a file");
+            a->out = v, i++;
+        } else if (!strcmp(k, "--html")) {
+            if (!v) return cli_usage_error("compare", "--html needs a file");
+            a->html = v, i++;
+        } else if (!strcmp(k, "--json")) {
+            a->json = 1;
+        } else if (cli_is(k, "-q", "--quiet")) {
+            a->quiet = 1;
+        } else if (cli_is(k, "-t", "--threads")) {
+            if (!cli_parse_int("compare", k, v, 1, 1024, &a->threads)) return 2;
+            i++;
+        } else if (k[0] == '-' && k[1]) {
+            return cli_usage_error("compare", "unknown option '%s'", k);
+        } else {
+            if (a->model) return cli_usage_error("compare", "unexpected argument '%s'", k);
+            a->model = k;
+        }
+    }
+    if (a->merge) return 0;
+    if (!a->model) return cli_usage_error("compare", "missing MODEL");
+    if (!a->probe_path && !a->data.template_arg)
+        return cli_usage_error("compare", "choose a classifier: --probe FILE, or --template judge (a model that can judge)");
+    return 0;
+}
+
+/* ------------------------------------------------------------ provenance */
+
+static char *cpu_model(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            char *p = strchr(line, ':');
+            fclose(f);
+            if (!p) return strdup("unknown");
+            p++;
+            while (*p == ' ') p++;
+            p[strcspn(p, "\n")] = '\0';
+            return strdup(p);
+        }
+    }
+    if (f) fclose(f);
+    return strdup("unknown");
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : NAN;
+}
+
+static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *model_provenance(attrib_model *m, const char *path) {
+    const attrib_model_info *in = attrib_model_get_info(m);
+    const char *sha = attrib_model_sha256(m);
+    json_t *types = json_object();
+    for (int t = 0; t < ATTRIB_DTYPE_COUNT_; t++)
+        if (in->dtype_counts[t]) json_object_set_new(types, attrib_dtype_name(t), json_integer(in->dtype_counts[t]));
+    return json_pack("{s:s, s:s?, s:s, s:s, s:I, s:i, s:i, s:i, s:o}", "path", path, "sha256", sha, "format",
+                     in->format == ATTRIB_FORMAT_GGUF ? "gguf" : "hf", "arch", in->arch, "n_params", (json_int_t)in->n_params,
+                     "n_layer", in->n_layer, "n_embd", in->n_embd, "n_vocab", in->n_vocab, "tensor_types", types);
+}
+
+static json_t *data_provenance(const compare_args *a, const cli_rows *rows) {
+    json_t *files = json_array();
+    for (int f = 0; f < a->data.n_files; f++) {
+        char sha[65] = "";
+        attrib_sha256_file(a->data.files[f], sha);
+        json_array_append_new(files, json_pack("{s:s, s:s, s:I, s:s, s:s?, s:i}", "path", a->data.files[f], "sha256", sha,
+                                               "rows_in_file", (json_int_t)rows->rows_in_file[f], "text_col", rows->text_col[f],
+                                               "label_col", rows->label_col[f][0] ? rows->label_col[f] : NULL, "label",
+                                               a->data.file_label[f]));
+    }
+    char shard[32] = "";
+    if (a->data.shard_n) snprintf(shard, sizeof shard, "%d/%d", a->data.shard_k, a->data.shard_n);
+    json_t *first = json_array_get(files, 0);
+    return json_pack("{s:O, s:O, s:O, s:i, s:s?, s:I, s:I, s:I, s:s?, s:o}", "path", json_object_get(first, "path"), "sha256",
+                     json_object_get(first, "sha256"), "rows_in_file", json_object_get(first, "rows_in_file"), "rows_used",
+                     rows->n, "positive", a->data.positive, "limit", (json_int_t)a->data.limit, "sample", (json_int_t)a->data.sample,
+                     "seed", (json_int_t)a->data.seed, "shard", shard[0] ? shard : NULL, "files", files);
+}
+
+static json_t *method_settings(const attrib_explain_options *o) {
+    static const char *masks[] = {"token", "zero", "delete", "attention"};
+    json_t *s = json_pack("{s:s, s:i}", "mask", masks[o->mask], "mask_token", o->mask_token);
+    switch (o->method) {
+    case ATTRIB_METHOD_SALIENCY: json_object_set_new(s, "norm", json_string(o->norm == ATTRIB_NORM_L1 ? "l1" : "l2")); break;
+    case ATTRIB_METHOD_INTEGRATED_GRADIENTS:
+        json_object_set_new(s, "steps", json_integer(o->ig_steps));
+        json_object_set_new(s, "rule", json_string("gauss-legendre"));
+        json_object_set_new(s, "baseline", json_string(o->mask == ATTRIB_MASK_ZERO ? "zero embeddings" : "mask token embeddings"));
+        break;
+    case ATTRIB_METHOD_SMOOTHGRAD:
+        json_object_set_new(s, "samples", json_integer(o->smooth_samples));
+        json_object_set_new(s, "noise", json_real(o->smooth_noise));
+        break;
+    case ATTRIB_METHOD_OCCLUSION:
+        json_object_set_new(s, "window", json_integer(o->window));
+        json_object_set_new(s, "stride", json_integer(o->stride));
+        break;
+    case ATTRIB_METHOD_SHAPLEY_SAMPLED:
+        json_object_set_new(s, "permutations", json_integer(o->samples));
+        json_object_set_new(s, "antithetic", json_true());
+        break;
+    case ATTRIB_METHOD_KERNELSHAP:
+    case ATTRIB_METHOD_LIME: json_object_set_new(s, "coalitions", json_integer(o->samples)); break;
+    default: break;
+    }
+    json_object_set_new(s, "seed", json_string("base seed mixed with the prompt index"));
+    return s;
+}
+
+/* ------------------------------------------------------------ per prompt */
+
+typedef struct run_ctx {
+    const compare_args *a;
+    attrib_model *m;
+    const attrib_tokenizer *tok;
+    const attrib_probe *probe;
+    const char *tmpl;
+    int32_t pos_token, neg_token; /* judge */
+    attrib_faithfulness_options fo;
+} run_ctx;
+
+static uint64_t prompt_seed(uint64_t base, int64_t index) {
+    uint64_t z = base + 0x9e3779b97f4a7c15ull * (uint64_t)(index + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static attrib_explain_options base_options(const run_ctx *rc, attrib_method method, const attrib_prompt *p, uint64_t seed) {
+    const compare_args *a = rc->a;
+    attrib_explain_options o = attrib_explain_default_options(method);
+    if (rc->probe) {
+        o.target.kind = ATTRIB_TARGET_PROBE;
+        o.target.probe = rc->probe;
+    } else {
+        o.target.kind = ATTRIB_TARGET_LOGIT_DIFF;
+        o.target.token = rc->pos_token;
+        o.target.token2 = rc->neg_token;
+    }
+    o.span_begin = p->span_begin;
+    o.span_end = p->span_end;
+    o.mask = (attrib_mask_kind)a->mask;
+    if (a->steps) o.ig_steps = a->steps;
+    if (a->samples && method == ATTRIB_METHOD_SHAPLEY_SAMPLED) o.samples = a->samples;
+    o.seed = seed;
+    return o;
+}
+
+static json_t *faith_json(const attrib_faithfulness *f) {
+    json_t *counts = json_array(), *del = json_array(), *ins = json_array(), *comp = json_array(), *suff = json_array(),
+           *k = json_array();
+    for (int j = 0; j < f->n_points; j++) {
+        json_array_append_new(counts, json_integer(f->counts[j]));
+        json_array_append_new(del, num(f->deletion[j]));
+        json_array_append_new(ins, num(f->insertion[j]));
+    }
+    for (int j = 0; j < 8 && f->k[j] > 0; j++) {
+        json_array_append_new(k, json_integer(f->k[j]));
+        json_array_append_new(comp, num(f->comprehensiveness[j]));
+        json_array_append_new(suff, num(f->sufficiency[j]));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "comprehensiveness_aopc",
+                     num(f->comprehensiveness_aopc), "sufficiency_aopc", num(f->sufficiency_aopc), "deletion_auc", num(f->deletion_auc),
+                     "insertion_auc", num(f->insertion_auc), "k", k, "comprehensiveness", comp, "sufficiency", suff, "counts", counts,
+                     "deletion", del, "insertion", ins, "f_full", num(f->f_full), "f_empty", num(f->f_empty), "n_evaluations",
+                     (json_int_t)f->n_evaluations);
+}
+
+/* Runs every method on prompt I; returns its record or NULL after printing. */
+static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i) {
+    const compare_args *a = rc->a;
+    attrib_prompt *p = NULL;
+    attrib_status s = attrib_template_apply(rc->tok, rc->tmpl, rows->text[i], strlen(rows->text[i]), &p);
+    if (s) {
+        fprintf(stderr, "attrib: error: prompt %s: %s\n", rows->id[i], attrib_last_error());
+        return NULL;
+    }
+    const uint64_t seed = prompt_seed(a->seed, rows->index[i]);
+    attrib_result *res[MAX_METHODS] = {0};
+    json_t *rec = NULL;
+    const int nf = p->span_end - p->span_begin;
+    json_t *tokens = json_array();
+    for (int t = 0; t < p->n; t++) {
+        size_t plen = 0;
+        const char *piece = attrib_tokenizer_piece(rc->tok, p->ids[t], &plen);
+        json_array_append_new(tokens, json_pack("{s:i, s:s%, s:i, s:i}", "id", p->ids[t], "piece", piece ? piece : "", piece ? plen : 0,
+                                                "begin", (int)p->tokens[t].begin, "end", (int)p->tokens[t].end));
+    }
+    /* the classifier's score (probe logit or judge logit difference) is every
+     * method's f(input); it is filled in after the first method */
+    rec = json_pack("{s:I, s:s, s:s, s:s, s:i, s:n, s:i, s:o, s:[i,i], s:i}", "index", (json_int_t)rows->index[i], "id", rows->id[i],
+                    "text", rows->text[i], "rendered", p->rendered, "label", rows->label[i], "score", "predicted", 0, "tokens", tokens,
+                    "span", p->span_begin, p->span_end, "file", rows->file[i]);
+    if (!rec) {
+        fprintf(stderr, "attrib: error: prompt %s: cannot build its record (invalid UTF-8?)\n", rows->id[i]);
+        goto done;
+    }
+    json_t *methods = json_object();
+    json_object_set_new(rec, "methods", methods);
+    for (int k = 0; k < a->n_methods; k++) {
+        attrib_explain_options o = base_options(rc, (attrib_method)a->methods[k], p, seed);
+        const double t0 = cli_now();
+        if ((s = attrib_explain(rc->m, p->ids, p->n, &o, &res[k]))) {
+            fprintf(stderr, "attrib: error: prompt %s, %s: %s\n", rows->id[i], attrib_method_name(o.method), attrib_last_error());
+            goto fail;
+        }
+        const double secs = cli_now() - t0;
+        if (k == 0) {
+            json_object_set_new(rec, "score", num(res[0]->f_input));
+            json_object_set_new(rec, "predicted", json_integer(res[0]->f_input > 0));
+        }
+        attrib_faithfulness_options fo = rc->fo;
+        fo.seed = seed;
+        fo.random_orders = k == 0 ? rc->fo.random_orders : 0; /* the random baseline once per prompt */
+        attrib_faithfulness f;
+        if ((s = attrib_faithfulness_eval(rc->m, p->ids, p->n, &o, res[k]->scores, res[k]->n_features, &fo, &f))) {
+            fprintf(stderr, "attrib: error: prompt %s, faithfulness of %s: %s\n", rows->id[i], attrib_method_name(o.method),
+                    attrib_last_error());
+            goto fail;
+        }
+        json_t *scores = json_array();
+        for (int t = 0; t < p->n; t++) json_array_append_new(scores, json_real(res[k]->token_scores[t]));
+        json_t *mrec = json_pack("{s:o, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "scores", scores, "seconds", secs, "n_forward",
+                                 (json_int_t)res[k]->n_forward, "n_backward", (json_int_t)res[k]->n_backward, "f_input",
+                                 num(res[k]->f_input), "f_baseline", num(res[k]->f_baseline), "completeness_delta",
+                                 num(res[k]->completeness_delta), "faithfulness", faith_json(&f));
+        if (res[k]->std_errors) {
+            json_t *se = json_array();
+            for (int t = 0; t < res[k]->n_features; t++) json_array_append_new(se, num(res[k]->std_errors[t]));
+            json_object_set_new(mrec, "std_errors", se);
+        }
+        json_object_set_new(methods, attrib_method_name(o.method), mrec);
+        if (k == 0)
+            json_object_set_new(rec, "random",
+                                json_pack("{s:o, s:o, s:o, s:o}", "comprehensiveness_aopc", num(f.random_comprehensiveness_aopc),
+                                          "sufficiency_aopc", num(f.random_sufficiency_aopc), "deletion_auc",
+                                          num(f.random_deletion_auc), "insertion_auc", num(f.random_insertion_auc)));
+    }
+    json_t *agreement = json_object();
+    json_object_set_new(rec, "agreement", agreement);
+    for (int x = 0; x < a->n_methods; x++)
+        for (int y = x + 1; y < a->n_methods; y++) {
+            const double *sa = res[x]->scores, *sb = res[y]->scores;
+            char key[64];
+            snprintf(key, sizeof key, "%s|%s", attrib_method_name((attrib_method)a->methods[x]),
+                     attrib_method_name((attrib_method)a->methods[y]));
+            json_object_set_new(agreement, key,
+                                json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "spearman", num(attrib_spearman(sa, sb, nf)), "kendall",
+                                          num(attrib_kendall_tau_b(sa, sb, nf)), "top1", num(attrib_topk_overlap(sa, sb, nf, 1)),
+                                          "top3", num(attrib_topk_overlap(sa, sb, nf, 3)), "top5",
+                                          num(attrib_topk_overlap(sa, sb, nf, 5)), "sign", num(attrib_sign_agreement(sa, sb, nf))));
+        }
+    goto done;
+fail:
+    json_decref(rec);
+    rec = NULL;
+done:
+    for (int k = 0; k < MAX_METHODS; k++) attrib_result_free(res[k]);
+    attrib_prompt_free(p);
+    return rec;
+}
+
+/* ------------------------------------------------------------ main */
+
+static int label_token(const attrib_tokenizer *tok, const char *tmpl, const char *word, int32_t *id) {
+    attrib_status s = attrib_template_label_token(tok, tmpl, word, id);
+    return s ? cli_fail_status(s, "cannot use the label word") : 0;
+}
+
+static json_t *command_line(int argc, char **argv) {
+    size_t len = 16;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
+    char *buf = malloc(len), *p = buf;
+    if (!buf) return json_null();
+    p += sprintf(p, "attrib");
+    for (int i = 0; i < argc; i++) p += sprintf(p, strpbrk(argv[i], " \t\"'") ? " '%s'" : " %s", argv[i]);
+    json_t *s = json_string(buf);
+    free(buf);
+    return s ? s : json_null();
+}
+
+int cmd_compare(int argc, char **argv) {
+    compare_args a;
+    memset(&a, 0, sizeof a);
+    a.curve_points = 20;
+    a.random_orders = 1;
+    a.bootstrap = 1000;
+    int rc = parse(argc, argv, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (a.merge) return compare_merge(a.n_merge, a.merge, a.out, a.html, a.json);
+    if (!a.n_methods) {
+        const int def[] = {ATTRIB_METHOD_OCCLUSION, ATTRIB_METHOD_SALIENCY, ATTRIB_METHOD_GRAD_X_INPUT,
+                           ATTRIB_METHOD_INTEGRATED_GRADIENTS, ATTRIB_METHOD_SHAPLEY_SAMPLED};
+        memcpy(a.methods, def, sizeof def);
+        a.n_methods = 5;
+    }
+    char started[32];
+    time_t now = time(NULL);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    const double t_start = cli_now();
+
+    run_ctx rcx;
+    memset(&rcx, 0, sizeof rcx);
+    rcx.a = &a;
+    rcx.fo = attrib_faithfulness_default_options();
+    rcx.fo.curve_points = a.curve_points;
+    rcx.fo.random_orders = a.random_orders;
+    if (a.n_fractions) {
+        rcx.fo.n_fractions = a.n_fractions;
+        memcpy(rcx.fo.fractions, a.fractions, sizeof a.fractions);
+    }
+    char *tmpl = NULL;
+    const char *tmpl_name = NULL;
+    attrib_probe *probe = NULL;
+    attrib_model *m = NULL;
+    cli_rows rows;
+    memset(&rows, 0, sizeof rows);
+    json_t *doc = NULL, *prompts = NULL;
+    rc = 1;
+    if ((rc = cli_template(a.data.template_arg, &tmpl, &tmpl_name))) goto done;
+    rcx.tmpl = tmpl;
+    if ((rc = cli_data_load(&a.data, &rows))) goto done;
+    rc = 1;
+    if (!(m = cli_load_model(a.model, a.threads, false))) goto done;
+    rcx.m = m;
+    rcx.tok = attrib_model_tokenizer(m);
+    if (!rcx.tok) {
+        fprintf(stderr, "attrib: error: the model has no tokenizer\n");
+        goto done;
+    }
+    json_t *classifier;
+    if (a.probe_path) {
+        attrib_status s = attrib_probe_load(a.probe_path, &probe);
+        if (s) {
+            cli_fail_status(s, "cannot load probe");
+            goto done;
+        }
+        if ((s = attrib_probe_check_model(probe, m))) {
+            cli_fail_status(s, "cannot apply the probe");
+            goto done;
+        }
+        rcx.probe = probe;
+        char sha[65] = "";
+        attrib_sha256_file(a.probe_path, sha);
+        const attrib_probe_report *r = attrib_probe_get_report(probe);
+        classifier = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "kind", "probe", "path", a.probe_path, "sha256", sha,
+                               "layer", attrib_probe_layer(probe), "pool", attrib_pool_name(attrib_probe_pool(probe)), "template",
+                               tmpl_name, "target", "probe logit (harmful > 0)", "l2", r->l2, "val_accuracy",
+                               num(r->val_accuracy), "val_auroc", num(r->val_auroc));
+    } else {
+        const char *pw = a.label_pos, *nw = a.label_neg;
+        if (!pw) attrib_template_labels(tmpl_name, &pw, &nw);
+        if (!pw || !nw) {
+            rc = cli_usage_error("compare", "template '%s' has no label words: give --label-words POS NEG", tmpl_name);
+            goto done;
+        }
+        if (label_token(rcx.tok, tmpl, pw, &rcx.pos_token) || label_token(rcx.tok, tmpl, nw, &rcx.neg_token)) goto done;
+        classifier = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", "judge", "template", tmpl_name, "template_text", tmpl,
+                               "positive", pw, "negative", nw, "target", "logit(positive) - logit(negative) of the next token");
+    }
+
+    json_t *methods = json_array(), *pairs = json_array(), *settings = json_object();
+    for (int k = 0; k < a.n_methods; k++) {
+        const char *name = attrib_method_name((attrib_method)a.methods[k]);
+        json_array_append_new(methods, json_string(name));
+        attrib_prompt dummy;
+        memset(&dummy, 0, sizeof dummy);
+        attrib_explain_options o = base_options(&rcx, (attrib_method)a.methods[k], &dummy, 0);
+        if (o.mask == ATTRIB_MASK_TOKEN && o.mask_token < 0) o.mask_token = attrib_default_mask_token(rcx.tok);
+        json_object_set_new(settings, name, method_settings(&o));
+    }
+    /* pairs: occlusion|saliency (the headline) first, then in method order */
+    for (int x = 0; x < a.n_methods; x++)
+        for (int y = x + 1; y < a.n_methods; y++) {
+            json_t *pr = json_pack("[s,s]", attrib_method_name((attrib_method)a.methods[x]), attrib_method_name((attrib_method)a.methods[y]));
+            bool headline = (a.methods[x] == ATTRIB_METHOD_OCCLUSION && a.methods[y] == ATTRIB_METHOD_SALIENCY) ||
+                            (a.methods[y] == ATTRIB_METHOD_OCCLUSION && a.methods[x] == ATTRIB_METHOD_SALIENCY);
+            if (headline) json_array_insert_new(pairs, 0, pr);
+            else json_array_append_new(pairs, pr);
+        }
+    char *cpu = cpu_model();
+    json_t *fset = json_array();
+    for (int j = 0; j < rcx.fo.n_fractions; j++) json_array_append_new(fset, json_real(rcx.fo.fractions[j]));
+    json_t *prov = json_pack("{s:s, s:s, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:{s:o, s:i, s:i, s:i}, s:{s:s, s:i, s:s, s:s}}",
+                             "attrib_version", attrib_version(), "commit", attrib_commit(), "seed", (json_int_t)a.seed,
+                             "command", command_line(argc, argv),
+                             "started", started, "model", model_provenance(m, a.model), "data", data_provenance(&a, &rows),
+                             "classifier", classifier, "methods", settings, "faithfulness", "fractions", fset, "curve_points",
+                             a.curve_points, "random_orders", a.random_orders, "bootstrap", a.bootstrap, "machine", "cpu",
+                             cpu ? cpu : "unknown", "threads", a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                             "blas", openblas_get_config(), "backend", "CPU");
+    free(cpu);
+    prompts = json_array();
+    doc = json_pack("{s:s, s:o, s:o, s:o, s:o}", "schema", COMPARE_SCHEMA, "provenance", prov, "methods", methods, "pairs", pairs,
+                    "prompts", prompts);
+    if (!doc) {
+        fprintf(stderr, "attrib: error: out of memory\n");
+        goto done;
+    }
+    for (int i = 0; i < rows.n; i++) {
+        json_t *rec = run_prompt(&rcx, &rows, i);
+        if (!rec) goto done;
+        json_array_append_new(prompts, rec);
+        if (!a.quiet && isatty(2))
+            fprintf(stderr, "\r  prompt %d / %d  (%.0f s)", i + 1, rows.n, cli_now() - t_start);
+    }
+    if (!a.quiet && isatty(2)) fputc('\n', stderr);
+    json_object_set_new(prov, "wall_seconds", json_real(cli_now() - t_start));
+    json_object_set_new(prov, "peak_rss_mb", num(peak_rss_mb()));
+    if (compare_summarize(doc, a.bootstrap, a.seed)) goto done;
+    if (a.out && compare_write(doc, a.out)) goto done;
+    if (a.html) {
+        FILE *f = fopen(a.html, "w");
+        if (!f || render_compare_html(f, doc) || fclose(f)) {
+            fprintf(stderr, "attrib: error: cannot write the HTML report %s\n", a.html);
+            goto done;
+        }
+    }
+    if (a.json) {
+        json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+        putchar('\n');
+    } else {
+        compare_print_table(stdout, doc);
+    }
+    rc = 0;
+done:
+    json_decref(doc);
+    free(tmpl);
+    cli_rows_free(&rows);
+    attrib_probe_free(probe);
+    attrib_model_free(m);
+    return rc;
+}
