@@ -9,7 +9,7 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config git ca-certificates \
   libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev libssl-dev \
-  libcmocka-dev clang libclang-rt-14-dev llvm \
+  libcmocka-dev clang libclang-rt-14-dev llvm valgrind \
   python3 python3-numpy python3-torch
 # Browser tests of the HTML reports: Debian's Chromium, driven by playwright-core
 # from the npm registry (tests/browser/package-lock.json pins it).

@@ -208,6 +208,13 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         swiglu_forward(act, T_G(l), T_U(l), N, F, nt);
         matmul_forward(tmp, act, &L->w_down, NULL, N, wscratch, wpt, nt);
         residual_forward(x, tmp, N, C);
+        const int64_t bad = first_nonfinite(x, N * C);
+        if (bad >= 0) {
+            free(pos);
+            free(views);
+            return attrib_fail(ATTRIB_E_NUMERIC, "the gradient pass's forward half produced a non-finite value in block %d "
+                               "(sequence %lld, position %lld)", l, (long long)(bad / C / T), (long long)(bad / C % T));
+        }
     }
     if (probe) {
         /* the probe's logit on the pooled residual stream; its gradient goes
@@ -274,6 +281,13 @@ attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, 
         }
         memcpy(x, tmp, sizeof(float) * (size_t)N * C);
         rmsnorm_backward(x, xn, T_X(l), L->attn_norm, N, C, in->rms_eps, nt);
+        const int64_t bad = first_nonfinite(x, N * C);
+        if (bad >= 0) {
+            free(pos);
+            free(views);
+            return attrib_fail(ATTRIB_E_NUMERIC, "the backward pass produced a non-finite gradient in block %d "
+                               "(sequence %lld, position %lld)", l, (long long)(bad / C / T), (long long)(bad / C % T));
+        }
     }
 #undef TAPE
 #undef T_X

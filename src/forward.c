@@ -258,6 +258,15 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
         swiglu_forward(hbuf, hbuf, up, N, F, nt);
         matmul_forward(proj, hbuf, &L->w_down, NULL, N, m->dequant_buf, wpt, nt);
         residual_forward(x, proj, N, C);
+        const int64_t bad = first_nonfinite(x, N * C);
+        if (bad >= 0) {
+            free(views);
+            free(pos);
+            return attrib_fail(ATTRIB_E_NUMERIC,
+                               "the forward pass produced a non-finite value in block %d of %d (sequence %lld, position %lld, "
+                               "dimension %lld); the weights or the input embeddings hold NaN/Inf or overflow (see --check-weights)",
+                               l, in->n_layer, (long long)(bad / C / T), (long long)(bad / C % T), (long long)(bad % C));
+        }
     }
     if (cache && b->store)
         for (int s = 0; s < B; s++) {

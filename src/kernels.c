@@ -138,6 +138,17 @@ void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, i
     }
 }
 
+int64_t first_nonfinite(const float *x, int64_t n) {
+    /* a float is NaN or Inf exactly when its exponent bits are all ones */
+    const uint32_t *u = (const uint32_t *)x;
+    uint32_t any = 0;
+    for (int64_t i = 0; i < n; i++) any |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    if (!any) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+    return -1;
+}
+
 void residual_forward(float *x, const float *y, int64_t N, int C) {
     const int64_t total = N * C;
     for (int64_t i = 0; i < total; i++) x[i] += y[i];

@@ -44,6 +44,11 @@ void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, i
 /* x += y.  x, y: (N, C) */
 void residual_forward(float *x, const float *y, int64_t N, int C);
 
+/* Index of the first NaN or Inf among N floats, or -1. A pass checks its
+ * residual stream after every block, so that a non-finite value is reported
+ * naming the block (and never flows silently into an attribution). */
+int64_t first_nonfinite(const float *x, int64_t n);
+
 /* Keys and values visible to one sequence: a cached prefix (may be empty)
  * followed by this pass's tokens. */
 typedef struct attn_kv_view {

@@ -623,8 +623,7 @@ static attrib_status load_probe(const gguf_ctx *g, attrib_probe **out) {
     int64_t i;
     if ((s = get_str_key(g, "general.architecture", 64, &arch))) goto done;
     if (strcmp(arch, PROBE_ARCH) != 0) {
-        s = attrib_fail(ATTRIB_E_UNSUPPORTED, "'%s' is not a probe file (general.architecture is '%s', not '" PROBE_ARCH "')",
-                        "the GGUF file", arch);
+        s = attrib_fail(ATTRIB_E_UNSUPPORTED, "not a probe file (general.architecture is '%s', not '" PROBE_ARCH "')", arch);
         goto done;
     }
     if ((s = get_u32_key(g, "attrib.probe.layer", 1 << 16, &layer))) goto done;
@@ -710,6 +709,16 @@ done:
     free(pool);
     free(sha);
     attrib_probe_free(p);
+    return s;
+}
+
+attrib_status probe_load_memory(const uint8_t *data, size_t size, attrib_probe **out) {
+    if (!data || !out) return attrib_fail(ATTRIB_E_INVALID_ARG, "probe_load_memory: NULL argument");
+    gguf_ctx *g = NULL;
+    attrib_status s = gguf_init_from_memory(data, size, &g);
+    if (s) return s;
+    s = load_probe(g, out);
+    gguf_free(g);
     return s;
 }
 

@@ -38,6 +38,9 @@ void probe_pool_rows(const float *hidden, int n, int C, int start, attrib_pool p
 /* d logit / d pooled feature: DH (dim) = w / scale. */
 void probe_feature_grad(const attrib_probe *p, float *dh);
 
+/* attrib_probe_load from an in-memory image (the fuzz target's entry). */
+attrib_status probe_load_memory(const uint8_t *data, size_t size, attrib_probe **out);
+
 /* L2-regularised logistic regression by Newton's method (what
  * attrib_probe_train runs for each candidate L2): rows Z (n, d) already
  * standardised, labels Y (0/1); THETA (d + 1: weights, then the

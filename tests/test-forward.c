@@ -275,6 +275,30 @@ static void test_bad_batches(void **state) {
     attrib_model_free(m);
 }
 
+/* A NaN in the input embeddings of one position is reported as an error
+ * naming the block and the position, never returned as numbers; the
+ * gradient methods report it too (issue: never lie). */
+static void test_nonfinite_named(void **state) {
+    (void)state;
+    attrib_model *m = load_model(0);
+    if (!m) skip();
+    const int C = attrib_model_get_info(m)->n_embd, T = 6;
+    float *emb = calloc((size_t)T * C, sizeof(float));
+    float *logits = calloc((size_t)attrib_model_get_info(m)->n_vocab, sizeof(float));
+    const int32_t ids[6] = {1, 403, 407, 261, 378, 432};
+    assert_int_equal(attrib_model_embed(m, ids, T, emb), ATTRIB_OK);
+    emb[3 * C + 5] = NAN;
+    attrib_batch b = {.n_seq = 1, .n_tokens = T, .embeddings = emb, .logits_mode = ATTRIB_LOGITS_LAST};
+    assert_int_equal(attrib_forward(m, &b, NULL, logits), ATTRIB_E_NUMERIC);
+    assert_non_null(strstr(attrib_last_error(), "block 0"));
+    assert_non_null(strstr(attrib_last_error(), "position 3"));
+    emb[3 * C + 5] = INFINITY;
+    assert_int_equal(attrib_forward(m, &b, NULL, logits), ATTRIB_E_NUMERIC);
+    free(emb);
+    free(logits);
+    attrib_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rmsnorm),
@@ -285,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_padded_batch_equals_single),
         cmocka_unit_test(test_embeddings_equal_ids_and_threads_identical),
         cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_nonfinite_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -390,6 +390,17 @@ static void test_explain_html(void **state) {
     assert_non_null(strstr(h, "</html>"));
     free(h);
     json_decref(doc);
+    /* a space token with no word of its own joins the next word; BOS (fixed) joins none */
+    doc = load("{\"text\": \"a b\", \"tokens\": [{\"id\": 1, \"begin\": 0, \"end\": 0, \"feature\": -1},"
+               "{\"id\": 2, \"begin\": 0, \"end\": 0, \"feature\": 0}, {\"id\": 3, \"begin\": 0, \"end\": 1, \"feature\": 0},"
+               "{\"id\": 4, \"begin\": 1, \"end\": 2, \"feature\": 1}, {\"id\": 5, \"begin\": 2, \"end\": 3, \"feature\": 1}],"
+               "\"methods\": [{\"method\": \"m\", \"scores\": [0, 1, 2, 0.25, 0.5]}]}");
+    assert_int_equal(render_explain_html(cap_open(&c), doc), 0);
+    h = cap_close(&c);
+    assert_non_null(strstr(h, "data-w=3 data-n=2 data-b=0 data-e=1>a</span>"));
+    assert_non_null(strstr(h, "data-w=0.75 data-n=2 data-b=2 data-e=3>b</span>"));
+    free(h);
+    json_decref(doc);
     /* without "methods" there is nothing to show */
     doc = load("{\"tokens\": []}");
     assert_int_equal(render_explain_html(cap_open(&c), doc), -1);

@@ -13,7 +13,8 @@
 // against the documented scale, the tooltip on keyboard focus and on hover,
 // sort and filter controls, file size < 10 MB, and the CSV's row count and
 // formula defusing. Screenshots go to $ATTRIB_BUILD/browser (and to
-// $ATTRIB_SCREENSHOT_DIR when set, e.g. docs/img). Prints load times.
+// $ATTRIB_SCREENSHOT_DIR when set, e.g. docs/img, relative to the repository
+// root). Prints load times.
 //
 // Exit status: 0 all passed, 1 a check failed, 77 skipped (no Chromium, no
 // playwright-core). Env: ATTRIB_BIN, ATTRIB_SHARED, ATTRIB_BUILD,
@@ -28,7 +29,7 @@ const chromiumPath = process.env.ATTRIB_CHROMIUM || '/usr/bin/chromium';
 const bin = process.env.ATTRIB_BIN;
 const shared = process.env.ATTRIB_SHARED || resolve(here, '../../../shared');
 const outDir = join(process.env.ATTRIB_BUILD || join(here, 'out'), 'browser');
-const shotDir = process.env.ATTRIB_SCREENSHOT_DIR;
+const shotDir = process.env.ATTRIB_SCREENSHOT_DIR && resolve(here, '../..', process.env.ATTRIB_SCREENSHOT_DIR); // relative: to the repository root
 
 function skip(why) {
   console.log(`SKIP: ${why}`);
@@ -193,6 +194,7 @@ try {
   const { page, seen } = await open(browser, html);
   console.log(`data-set report: ${fx.prompts.length} prompts, ${(size / 1048576).toFixed(2)} MB, loaded in ${seen.loadMs.toFixed(0)} ms`);
   checkClean('data-set report', seen);
+  await screenshot(page, 'report-summary.png');
   const P = fx.prompts;
   const nRows = await page.$$eval('#list > .p', (e) => e.length);
   check(`report: ${P.length} prompt rows`, nRows === P.length, nRows);
@@ -257,7 +259,6 @@ try {
   await select('fc', 'all');
   await select('sort', 'd');
   check('report: back to all prompts in the default order', same(await visible(), order(byKey(rho, 1))));
-  await screenshot(page, 'report-summary.png');
   await page.evaluate(() => document.getElementById('prompts').scrollIntoView());
   await screenshot(page, 'report-prompts.png');
   await page.close();

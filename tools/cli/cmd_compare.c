@@ -304,6 +304,11 @@ static attrib_explain_options base_options(const run_ctx *rc, attrib_method meth
     o.span_begin = p->span_begin;
     o.span_end = p->span_end;
     o.mask = (attrib_mask_kind)a->mask;
+    /* IG and SmoothGrad move the input embeddings: deleting or hiding a token
+     * is no embedding, so their baseline stays the mask token's embedding */
+    if ((method == ATTRIB_METHOD_INTEGRATED_GRADIENTS || method == ATTRIB_METHOD_SMOOTHGRAD) &&
+        (o.mask == ATTRIB_MASK_DELETE || o.mask == ATTRIB_MASK_ATTENTION))
+        o.mask = ATTRIB_MASK_TOKEN;
     if (a->steps) o.ig_steps = a->steps;
     if (a->samples && method == ATTRIB_METHOD_SHAPLEY_SAMPLED) o.samples = a->samples;
     o.seed = seed;
@@ -377,7 +382,9 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i) {
         fo.seed = seed;
         fo.random_orders = k == 0 ? rc->fo.random_orders : 0; /* the random baseline once per prompt */
         attrib_faithfulness f;
-        if ((s = attrib_faithfulness_eval(rc->m, p->ids, p->n, &o, res[k]->scores, res[k]->n_features, &fo, &f))) {
+        attrib_explain_options fopt = o;
+        fopt.mask = (attrib_mask_kind)a->mask; /* every method's ranking judged by the same intervention */
+        if ((s = attrib_faithfulness_eval(rc->m, p->ids, p->n, &fopt, res[k]->scores, res[k]->n_features, &fo, &f))) {
             fprintf(stderr, "attrib: error: prompt %s, faithfulness of %s: %s\n", rows->id[i], attrib_method_name(o.method),
                     attrib_last_error());
             goto fail;

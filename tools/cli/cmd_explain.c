@@ -35,6 +35,11 @@ static const char *HELP =
     "  --token TEXT         the target token, given as text that must be one token (e.g. \" Yes\")\n"
     "  --token-id N         the target token by id\n"
     "  --token2 TEXT        second token for --target diff: logit(token) - logit(token2)\n"
+    "  --probe FILE         the logit of a probe from `attrib probe train` (harmful > 0)\n"
+    "  --template T         present TEXT through a template: plain, judge, chatml, llama3,\n"
+    "                       llama-guard or @FILE ({input} slot); only TEXT's tokens are features.\n"
+    "                       A judge's target is logit(yes word) - logit(no word) unless given\n"
+    "  --label-words P N    the judge's words (default from the template, e.g. \" Yes\" \" No\")\n"
     "  --token2-id N\n"
     "features:\n"
     "  --span B:E           attribute only token positions B..E-1 (others stay fixed)\n"
@@ -80,6 +85,7 @@ enum { FORMAT_TERM, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML };
 
 typedef struct args {
     const char *model, *text, *baseline, *token_text, *token2_text, *html_path, *csv_path;
+    const char *probe_path, *template_arg, *label_pos, *label_neg;
     attrib_explain_options o; /* the user's choices; per-method defaults come from method_options */
     attrib_method methods[ATTRIB_METHOD_COUNT_];
     int n_methods, samples;
@@ -152,6 +158,13 @@ static int parse_args(int argc, char **argv, args *a) {
             NEED_VALUE();
             if (!parse_kind(v, targets, 4, &x)) return cli_usage_error("explain", "--target takes logit, logprob, prob or diff");
             o.target.kind = (attrib_target_kind)x;
+        } else if (!strcmp(k, "--probe")) { NEED_VALUE(); a->probe_path = v;
+        } else if (!strcmp(k, "--template")) { NEED_VALUE(); a->template_arg = v;
+        } else if (!strcmp(k, "--label-words")) {
+            if (i + 2 >= argc) return cli_usage_error("explain", "--label-words needs two words, e.g. \" Yes\" \" No\"");
+            a->label_pos = argv[i + 1];
+            a->label_neg = argv[i + 2];
+            i += 2;
         } else if (!strcmp(k, "--token")) { NEED_VALUE(); a->token_text = v;
         } else if (!strcmp(k, "--token2")) { NEED_VALUE(); a->token2_text = v;
         } else if (!strcmp(k, "--token-id")) { INT_OPT(0, 1 << 24, o.target.token);
@@ -398,7 +411,7 @@ static void sanitize_strings(json_t *v) {
 /* The model's top-1 next token after IDS: free when some method's target
  * was the top-1 token, else one forward pass. */
 static int predicted_token(attrib_model *m, const int32_t *ids, int n, const args *a, attrib_result *const *rs, int32_t *out) {
-    if (a->o.target.kind != ATTRIB_TARGET_LOGIT_DIFF && a->o.target.token < 0) {
+    if (a->o.target.kind <= ATTRIB_TARGET_PROB && a->o.target.token < 0) {
         *out = rs[0]->target_token;
         return 0;
     }
@@ -478,6 +491,9 @@ int cmd_explain(int argc, char **argv) {
     attrib_token *toks = NULL, *btoks = NULL;
     int32_t *ids = NULL, *groups = NULL, *bids = NULL;
     attrib_result *r[ATTRIB_METHOD_COUNT_] = {0};
+    attrib_probe *probe = NULL;
+    attrib_prompt *prompt = NULL;
+    char *tmpl = NULL;
     json_t *doc = NULL;
     size_t n = 0, bn = 0;
     rc = 1;
@@ -485,10 +501,52 @@ int cmd_explain(int argc, char **argv) {
         fprintf(stderr, "attrib: error: %s has no tokenizer\n", a.model);
         goto done;
     }
-    attrib_status s = attrib_tokenize(tok, a.text, strlen(a.text), ATTRIB_TOK_ADD_SPECIAL, &toks, &n);
-    if (s) {
-        rc = cli_fail_status(s, "cannot tokenize TEXT");
-        goto done;
+    attrib_status s;
+    if (a.probe_path) {
+        if ((s = attrib_probe_load(a.probe_path, &probe))) {
+            rc = cli_fail_status(s, "cannot load probe");
+            goto done;
+        }
+        if ((s = attrib_probe_check_model(probe, m))) {
+            rc = cli_fail_status(s, "cannot apply the probe");
+            goto done;
+        }
+        a.o.target.kind = ATTRIB_TARGET_PROBE;
+        a.o.target.probe = probe;
+    }
+    if (a.template_arg) {
+        const char *tmpl_name;
+        if ((rc = cli_template(a.template_arg, &tmpl, &tmpl_name))) goto done;
+        rc = 1;
+        if ((s = attrib_template_apply(tok, tmpl, a.text, strlen(a.text), &prompt))) {
+            rc = cli_fail_status(s, "cannot apply the template");
+            goto done;
+        }
+        n = (size_t)prompt->n;
+        toks = malloc(n * sizeof *toks);
+        if (!toks) goto done;
+        memcpy(toks, prompt->tokens, n * sizeof *toks);
+        a.text = prompt->rendered; /* token byte spans refer to the rendered prompt */
+        if (a.o.span_begin < 0) {
+            a.o.span_begin = prompt->span_begin;
+            a.o.span_end = prompt->span_end;
+        }
+        const char *pw = a.label_pos, *nw = a.label_neg;
+        if (!pw) attrib_template_labels(tmpl_name, &pw, &nw);
+        if (!probe && pw && nw && !a.token_text && a.o.target.token < 0) {
+            if ((s = attrib_template_label_token(tok, tmpl, pw, &a.o.target.token)) ||
+                (s = attrib_template_label_token(tok, tmpl, nw, &a.o.target.token2))) {
+                rc = cli_fail_status(s, "cannot use the label words");
+                goto done;
+            }
+            a.o.target.kind = ATTRIB_TARGET_LOGIT_DIFF;
+        }
+    } else {
+        s = attrib_tokenize(tok, a.text, strlen(a.text), ATTRIB_TOK_ADD_SPECIAL, &toks, &n);
+        if (s) {
+            rc = cli_fail_status(s, "cannot tokenize TEXT");
+            goto done;
+        }
     }
     ids = malloc((n ? n : 1) * sizeof *ids);
     if (!ids) goto done;
@@ -567,6 +625,9 @@ done:
     free(ids);
     free(bids);
     free(groups);
+    attrib_prompt_free(prompt);
+    free(tmpl);
+    attrib_probe_free(probe);
     attrib_model_free(m);
     return rc;
 }

@@ -443,6 +443,11 @@ static int html_word_row(FILE *f, const char *text, size_t len, const doc_tokens
     int rc = -1;
     if (!word || !wb || !we || !sum || !count || !live) goto done;
     int nw = render_words(text ? text : "", text ? len : 0, t->begin, t->end, t->n, word, wb, we);
+    /* an attributed token with no word of its own (a space, a "▁" without
+     * bytes) belongs to the next word, as "▁kill" does: the same grouping
+     * as `explain --words` */
+    for (size_t i = t->n; i-- > 0;)
+        if (word[i] < 0 && !t->fixed[i] && i + 1 < t->n) word[i] = word[i + 1];
     for (size_t i = 0; i < t->n; i++) {
         if (word[i] < 0) continue;
         count[word[i]]++;
@@ -594,9 +599,10 @@ int render_explain_html(FILE *f, const json_t *doc) {
         const char *kind = doc_str(tg, "kind", NULL), *piece = doc_str(tg, "piece", &p1), *piece2 = doc_str(tg, "piece2", &p2);
         fputs("target <b>", f);
         render_html(f, kind ? kind : "?", kind ? strlen(kind) : 1, 0);
-        fputs("</b> of ", f);
-        html_token_ref(f, piece, p1, doc_num(tg, "token"));
-        if (piece2) {
+        const bool is_probe = kind && !strcmp(kind, "probe");
+        fputs(is_probe ? " logit</b> (harmful &gt; 0)" : "</b> of ", f);
+        if (!is_probe) html_token_ref(f, piece, p1, doc_num(tg, "token"));
+        if (piece2 && !is_probe) {
             fputs(" minus ", f);
             html_token_ref(f, piece2, p2, doc_num(tg, "token2"));
         }
@@ -721,9 +727,10 @@ int render_explain_term(FILE *f, const json_t *doc, render_colour colour) {
             settings_line(f, set, false);
             fputc(')', f);
         }
-        fprintf(f, "\ntarget   %s of ", kind ? kind : "?");
-        term_token_ref(f, tg, "token", "piece");
-        if (doc_str(tg, "piece2", NULL)) {
+        const bool is_probe = kind && !strcmp(kind, "probe");
+        fprintf(f, is_probe ? "\ntarget   probe logit (harmful > 0)" : "\ntarget   %s of ", kind ? kind : "?");
+        if (!is_probe) term_token_ref(f, tg, "token", "piece");
+        if (doc_str(tg, "piece2", NULL) && !is_probe) {
             fputs(" minus ", f);
             term_token_ref(f, tg, "token2", "piece2");
         }
@@ -1379,7 +1386,7 @@ int render_compare_html(FILE *f, const json_t *doc) {
     }
     fputs("</p></header>\n<section id=summary><h2>Summary</h2>\n<div class=cards>\n", f);
     if (c.n_methods) {
-        fputs("<figure class=card id=agreement><figcaption>agreement: mean Spearman correlation over prompts</figcaption>", f);
+        fputs("<figure class=card id=agreement><figcaption>agreement: mean Spearman correlation over prompts <small>(blue &minus;1, white 0, red +1)</small></figcaption>", f);
         svg_agreement(f, &c);
         fputs("</figure>\n", f);
     }
