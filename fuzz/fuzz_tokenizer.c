@@ -148,5 +148,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int k = 0; k < n_toks; k++)
         for (unsigned flags = 0; flags < 4; flags++)
             check(toks[k], rest, n, flags, complete[k] && k >= 2);
+    /* the same bytes as arbitrary ids (two bytes each, some outside the
+     * vocabulary): detokenizing must succeed or say which id is bad */
+    if (data[0] & 1) {
+        size_t m = n / 2;
+        int32_t *ids = malloc((m + 1) * sizeof(int32_t));
+        for (int k = 0; k < n_toks && ids; k++) {
+            const int V = attrib_tokenizer_n_vocab(toks[k]);
+            for (size_t i = 0; i < m; i++) ids[i] = (int32_t)(((uint32_t)data[1 + 2 * i] << 8 | data[2 + 2 * i]) % (uint32_t)(V + 8)) - 4;
+            char *dec = NULL;
+            size_t dl = 0;
+            attrib_status s = attrib_detokenize(toks[k], ids, m, data[0] & 2, &dec, &dl);
+            int bad = 0;
+            for (size_t i = 0; i < m; i++) bad |= ids[i] < 0 || ids[i] >= V;
+            if (s != ATTRIB_OK && (!bad || s != ATTRIB_E_BAD_VALUE)) abort();
+            if (s == ATTRIB_OK && (bad || !dec || strlen(dec) > dl)) abort();
+            attrib_free(dec);
+        }
+        free(ids);
+    }
     return 0;
 }

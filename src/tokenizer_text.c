@@ -262,6 +262,63 @@ static attrib_status op_unicode(const tok_buf *src, tok_op_kind k, tok_buf *dst)
     return ATTRIB_OK;
 }
 
+/* Unicode's full lowercase mapping (the one Hugging Face's tokenizers
+ * apply) differs from utf8proc's simple one for two characters only:
+ * U+0130 becomes "i" + U+0307, and a capital sigma ends a word as U+03C2
+ * (Final_Sigma of SpecialCasing.txt: a cased letter before it and none
+ * after it, case-ignorable characters skipped on both sides). Cased and
+ * Case_Ignorable are approximated from the general category. */
+static int is_cased(utf8proc_int32_t c) {
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT ||
+           utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
+}
+
+static int is_case_ignorable(utf8proc_int32_t c) {
+    static const utf8proc_int32_t mid[] = {'\'', '.', ':', 0xB7, 0x387, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027,
+                                           0xFE13, 0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A};
+    utf8proc_category_t k = utf8proc_category(c);
+    if (k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
+        k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK)
+        return 1;
+    for (size_t i = 0; i < sizeof(mid) / sizeof(mid[0]); i++)
+        if (c == mid[i])
+            return 1;
+    return 0;
+}
+
+/* Lowercase of the capital sigma at [i, i + 2) of B. */
+static utf8proc_int32_t lower_sigma(const tok_buf *b, size_t i) {
+    size_t p = i;
+    int cased_before = 0;
+    while (p > 0) {
+        size_t q = p - 1;
+        while (q > 0 && p - q < 4 && ((unsigned char)b->buf[q] & 0xC0) == 0x80)
+            q--;
+        utf8proc_int32_t c;
+        if (utf8proc_iterate((const utf8proc_uint8_t *)b->buf + q, (utf8proc_ssize_t)(p - q), &c) != (utf8proc_ssize_t)(p - q))
+            break;
+        if (!is_case_ignorable(c)) {
+            cased_before = is_cased(c);
+            break;
+        }
+        p = q;
+    }
+    if (!cased_before)
+        return 0x3C3;
+    for (size_t j = i + 2; j < b->len;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)b->buf + j,
+                                              (utf8proc_ssize_t)(b->len - j > 4 ? 4 : b->len - j), &c);
+        if (l <= 0)
+            break;
+        if (!is_case_ignorable(c))
+            return is_cased(c) ? 0x3C3 : 0x3C2;
+        j += (size_t)l;
+    }
+    return 0x3C2;
+}
+
 static attrib_status op_lowercase(const tok_buf *src, tok_buf *dst) {
     size_t i = 0;
     while (i < src->len) {
@@ -272,9 +329,12 @@ static attrib_status op_lowercase(const tok_buf *src, tok_buf *dst) {
         if (l <= 0) {
             st = buf_copy(dst, src, i, i + 1);
             i++;
+        } else if (cp == 0x130) {
+            st = buf_append(dst, "i\xCC\x87", 3, src->sb[i], src->se[i]);
+            i += (size_t)l;
         } else {
             utf8proc_uint8_t enc[4];
-            utf8proc_ssize_t el = utf8proc_encode_char(utf8proc_tolower(cp), enc);
+            utf8proc_ssize_t el = utf8proc_encode_char(cp == 0x3A3 ? lower_sigma(src, i) : utf8proc_tolower(cp), enc);
             st = buf_append(dst, (const char *)enc, (size_t)el, src->sb[i], src->se[i]);
             i += (size_t)l;
         }
@@ -384,8 +444,9 @@ attrib_status tok_compile_regex(const char *pattern, size_t len, pcre2_code **ou
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(err, msg, sizeof(msg));
-        return attrib_fail(ATTRIB_E_UNSUPPORTED, "tokenizer: pre-tokenizer regex does not compile at offset %zu: %s",
-                           (size_t)erroff, (const char *)msg);
+        return attrib_fail(err == PCRE2_ERROR_HEAP_FAILED ? ATTRIB_E_NOMEM : ATTRIB_E_UNSUPPORTED,
+                           "tokenizer: pre-tokenizer regex does not compile at offset %zu: %s", (size_t)erroff,
+                           (const char *)msg);
     }
     /* JIT is an optimisation only; the interpreter is used if it fails. */
     (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
@@ -436,9 +497,13 @@ static attrib_status split_regex(const tok_split *sp, const tok_buf *nb, size_t 
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];
         if (me <= ms) {
-            /* Empty match: step over one character so the scan advances. */
+            /* Empty match: it still ends the piece before it (as in Hugging
+             * Face's tokenizers), then the scan steps over one character. */
             if (ms >= n)
                 break;
+            if ((st = range_push(dst, a + pos, a + ms)))
+                return st;
+            pos = ms;
             start = ms + tok_utf8_len((const unsigned char *)subj + ms, n - ms);
             continue;
         }

@@ -775,6 +775,134 @@ static void test_label_words(void **state) {
         skip();
 }
 
+/* ------------------------------------------------ label token ids */
+
+/* A tiny Llama-style tokenizer (▁ prepended, spaces as ▁, BOS <s>):
+ *   0 <s>  1 ▁  2 Q  3 x  4 A  5 :  6 Y  7 e  8 s  9 ▁Y  10 ▁Ye  11 ▁Yes
+ *   12 {  13 }  14 N  15 o  16 ▁N  17 ▁No
+ * with merges ▁+Y, ▁Y+e, ▁Ye+s, ▁+N, ▁N+o. */
+static attrib_tokenizer *tiny_spm_like(void) {
+    static const char js[] =
+        "{\"added_tokens\":[{\"id\":0,\"content\":\"<s>\",\"special\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\xE2\x96\x81\"},"
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\xE2\x96\x81\"}]},"
+        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
+        "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[0],\"tokens\":[\"<s>\"]}}},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"<s>\":0,\"\xE2\x96\x81\":1,\"Q\":2,\"x\":3,\"A\":4,\":\":5,\"Y\":6,\"e\":7,\"s\":8,"
+        "\"\xE2\x96\x81Y\":9,\"\xE2\x96\x81Ye\":10,\"\xE2\x96\x81Yes\":11,\"{\":12,\"}\":13,\"N\":14,\"o\":15,\"\xE2\x96\x81N\":16,"
+        "\"\xE2\x96\x81No\":17},\"merges\":[\"\xE2\x96\x81 Y\",\"\xE2\x96\x81Y e\",\"\xE2\x96\x81Ye s\",\"\xE2\x96\x81 N\",\"\xE2\x96\x81N o\"]}}";
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/attrib-test-label-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, js, sizeof js - 1), (ssize_t)(sizeof js - 1));
+    close(fd);
+    attrib_tokenizer *tok = NULL;
+    attrib_status st = attrib_tokenizer_from_json_file(path, NULL, &tok);
+    unlink(path);
+    if (st)
+        fail_msg("tiny tokenizer: %s", attrib_last_error());
+    return tok;
+}
+
+static void expect_label(const attrib_tokenizer *tok, const char *tmpl, const char *word, attrib_status want, int32_t want_id) {
+    int32_t id = -12345;
+    attrib_status st = attrib_template_label_token(tok, tmpl, word, &id);
+    if (st != want)
+        fail_msg("label \"%s\" after \"%s\": %s (%s), expected %s", word ? word : "(null)", tmpl ? tmpl : "(null)",
+                 attrib_status_name(st), attrib_last_error(), attrib_status_name(want));
+    if (st == ATTRIB_OK && id != want_id)
+        fail_msg("label \"%s\" after \"%s\": id %d, expected %d", word, tmpl, (int)id, (int)want_id);
+    if (st != ATTRIB_OK) {
+        assert_int_equal(id, -12345); /* untouched on failure */
+        assert_true(attrib_last_error()[0] != 0);
+    }
+}
+
+static void test_label_token(void **state) {
+    (void)state;
+    attrib_tokenizer *tok = tiny_spm_like();
+    /* "Q x A:" renders as <s> ▁ Q ▁ x ▁ A :, so " Yes" right after it is ▁Yes... */
+    expect_label(tok, "Q {input} A:", " Yes", ATTRIB_OK, 11);
+    expect_label(tok, "Q {input} A:", " No", ATTRIB_OK, 17);
+    expect_label(tok, "Q {input} A:", " Ye", ATTRIB_OK, 10);
+    /* ...while " Yes" on its own gets the prepended ▁ first: ▁ ▁Yes. */
+    attrib_token *t = NULL;
+    size_t n = 0;
+    assert_int_equal(attrib_tokenize(tok, " Yes", 4, 0, &t, &n), ATTRIB_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(t[0].id, 1);
+    assert_int_equal(t[1].id, 11);
+    attrib_free(t);
+    /* Braces in the word are literal: "{" and "}" are tokens 12 and 13. */
+    expect_label(tok, "Q {input} A:", "{", ATTRIB_OK, 12);
+    expect_label(tok, "Q {input} A:", "}", ATTRIB_OK, 13);
+    /* Several tokens: "Yes" without its space is Y e s; "{}" is { }; an empty word is none. */
+    expect_label(tok, "Q {input} A:", "Yes", ATTRIB_E_BAD_TEXT, 0);
+    expect_label(tok, "Q {input} A:", "{}", ATTRIB_E_BAD_TEXT, 0);
+    expect_label(tok, "Q {input} A:", "", ATTRIB_E_BAD_TEXT, 0);
+    /* Merging with the template's end: "... A: Y" ends in ▁Y, and "es" turns it into ▁Yes. */
+    expect_label(tok, "Q {input} A: Y", "es", ATTRIB_E_BAD_TEXT, 0);
+    /* Bad arguments and templates. */
+    int32_t id = 0;
+    assert_int_equal(attrib_template_label_token(NULL, "{input}", " Yes", &id), ATTRIB_E_INVALID_ARG);
+    expect_label(tok, NULL, " Yes", ATTRIB_E_INVALID_ARG, 0);
+    expect_label(tok, "{input}", NULL, ATTRIB_E_INVALID_ARG, 0);
+    assert_int_equal(attrib_template_label_token(tok, "{input}", " Yes", NULL), ATTRIB_E_INVALID_ARG);
+    expect_label(tok, "no slot", " Yes", ATTRIB_E_INVALID_ARG, 0);
+    expect_label(tok, "{input} {", " Yes", ATTRIB_E_INVALID_ARG, 0);
+    /* Allocation failures: each one in turn gives ATTRIB_E_NOMEM. */
+    attrib_test_fail_alloc_at(0);
+    expect_label(tok, "Q {input} A:", " Yes", ATTRIB_OK, 11);
+    uint64_t na = attrib_test_fail_alloc_at(0);
+    assert_true(na >= 3);
+    for (uint64_t k = 1; k <= na; k++) {
+        attrib_test_fail_alloc_at(k);
+        id = -1;
+        attrib_status st = attrib_template_label_token(tok, "Q {input} A:", " Yes", &id);
+        attrib_test_fail_alloc_at(0);
+        if (st != ATTRIB_E_NOMEM || id != -1)
+            fail_msg("allocation %llu of %llu failed: %s, id %d", (unsigned long long)k, (unsigned long long)na,
+                     attrib_status_name(st), (int)id);
+    }
+    attrib_tokenizer_free(tok);
+
+    /* Real vocabularies: the built-in judges' label words after their
+     * templates are the vocabulary's space-prefixed pieces ("ĠYes" for
+     * byte-level BPE, "▁Yes" for SentencePiece). */
+    int any = 0;
+    for (int f = 0; f < FX_COUNT; f++) {
+        const attrib_tokenizer *rt = g_fx[f].tok;
+        if (!rt || !g_fx[f].full_vocab)
+            continue;
+        any = 1;
+        static const char *const judges[2] = {"judge", "llama-guard"};
+        for (int j = 0; j < 2; j++) {
+            const char *words[2];
+            attrib_template_labels(judges[j], &words[0], &words[1]);
+            for (int w = 0; w < 2; w++) {
+                char piece[64];
+                snprintf(piece, sizeof piece, "%s%s", g_fx[f].byte_level ? "\xC4\xA0" : "\xE2\x96\x81", words[w] + 1);
+                int32_t want = -1;
+                for (int32_t v = 0; v < attrib_tokenizer_n_vocab(rt) && want < 0; v++) {
+                    size_t pl = 0;
+                    const char *p = attrib_tokenizer_piece(rt, v, &pl);
+                    if (p && pl == strlen(piece) && memcmp(p, piece, pl) == 0)
+                        want = v;
+                }
+                assert_true(want >= 0);
+                int32_t got = -1;
+                assert_int_equal(attrib_template_label_token(rt, attrib_template_builtin(judges[j]), words[w], &got), ATTRIB_OK);
+                if (got != want)
+                    fail_msg("%s %s \"%s\": id %d, piece \"%s\" is %d", g_fx[f].name, judges[j], words[w], (int)got, piece,
+                             (int)want);
+            }
+        }
+    }
+    printf("label tokens checked on %s real vocabularies\n", any ? "the" : "no");
+}
+
 /* ---------------------------------------------- built-ins and labels */
 
 static void test_builtins(void **state) {
@@ -1049,6 +1177,7 @@ int main(void) {
         cmocka_unit_test(test_protected_range),
         cmocka_unit_test(test_exact_layouts),
         cmocka_unit_test(test_label_words),
+        cmocka_unit_test(test_label_token),
         cmocka_unit_test(test_matrix_stories260k),
         cmocka_unit_test(test_matrix_tiny656k),
         cmocka_unit_test(test_matrix_llama2),

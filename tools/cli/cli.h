@@ -42,7 +42,8 @@ typedef struct cli_data_opts {
     int n_files;
     const char *text_col, *label_col, *positive, *template_arg;
     int64_t limit, sample;
-    uint64_t seed;
+    uint64_t seed;    /* --data-seed */
+    int seed_set;     /* 0: --sample follows the command's --seed */
     int shard_k, shard_n;
 } cli_data_opts;
 

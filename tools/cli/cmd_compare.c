@@ -53,7 +53,8 @@ static const char *HELP_FMT =
     "  --bootstrap B        bootstrap resamples for the 95%% intervals (1000)\n"
     "output:\n"
     "  -o, --out FILE       the JSON document (every per-prompt attribution and metric)\n"
-    "  --html FILE          the HTML report\n"
+    "  --html FILE          the HTML report (docs/reports.md)\n"
+    "  --csv FILE           one row per prompt x method x token (spreadsheet-safe)\n"
     "  --json               print the JSON document to standard output instead of the table\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
     "  -q, --quiet          no progress on standard error\n"
@@ -66,7 +67,7 @@ static const char *HELP_FMT =
 #define MAX_METHODS 8
 
 typedef struct compare_args {
-    const char *model, *probe_path, *out, *html, *label_pos, *label_neg;
+    const char *model, *probe_path, *out, *html, *csv, *label_pos, *label_neg;
     cli_data_opts data;
     int methods[MAX_METHODS], n_methods;
     int steps, samples, mask, threads, json, quiet, curve_points, random_orders, bootstrap, n_fractions;
@@ -163,6 +164,9 @@ static int parse(int argc, char **argv, compare_args *a) {
         } else if (!strcmp(k, "--html")) {
             if (!v) return cli_usage_error("compare", "--html needs a file");
             a->html = v, i++;
+        } else if (!strcmp(k, "--csv")) {
+            if (!v) return cli_usage_error("compare", "--csv needs a file");
+            a->csv = v, i++;
         } else if (!strcmp(k, "--json")) {
             a->json = 1;
         } else if (cli_is(k, "-q", "--quiet")) {
@@ -459,6 +463,7 @@ int cmd_compare(int argc, char **argv) {
     int rc = parse(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (a.merge) return compare_merge(a.n_merge, a.merge, a.out, a.html, a.json);
+    if (!a.data.seed_set) a.data.seed = a.seed;
     if (!a.n_methods) {
         const int def[] = {ATTRIB_METHOD_OCCLUSION, ATTRIB_METHOD_SALIENCY, ATTRIB_METHOD_GRAD_X_INPUT,
                            ATTRIB_METHOD_INTEGRATED_GRADIENTS, ATTRIB_METHOD_SHAPLEY_SAMPLED};
@@ -584,6 +589,13 @@ int cmd_compare(int argc, char **argv) {
         FILE *f = fopen(a.html, "w");
         if (!f || render_compare_html(f, doc) || fclose(f)) {
             fprintf(stderr, "attrib: error: cannot write the HTML report %s\n", a.html);
+            goto done;
+        }
+    }
+    if (a.csv) {
+        FILE *f = fopen(a.csv, "w");
+        if (!f || render_compare_csv(f, doc) || fclose(f)) {
+            fprintf(stderr, "attrib: error: cannot write the CSV %s\n", a.csv);
             goto done;
         }
     }

@@ -35,7 +35,8 @@ static const char *HELP =
     "  --token TEXT         the target token, given as text that must be one token (e.g. \" Yes\")\n"
     "  --token-id N         the target token by id\n"
     "  --token2 TEXT        second token for --target diff: logit(token) - logit(token2)\n"
-    "  --probe FILE         the logit of a probe from `attrib probe train` (harmful > 0)\n"
+    "  --probe FILE         the logit of a probe from `attrib probe train` (harmful > 0);\n"
+    "                       also spelled --target probe:FILE\n"
     "  --template T         present TEXT through a template: plain, judge, chatml, llama3,\n"
     "                       llama-guard or @FILE ({input} slot); only TEXT's tokens are features.\n"
     "                       A judge's target is logit(yes word) - logit(no word) unless given\n"
@@ -154,6 +155,9 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (cli_is(k, "-m", "--method")) {
             NEED_VALUE();
             if (!parse_methods(v, a)) return 2;
+        } else if (!strcmp(k, "--target") && v && !strncmp(v, "probe:", 6)) { /* --target probe:FILE */
+            a->probe_path = v + 6;
+            i++;
         } else if (!strcmp(k, "--target")) {
             NEED_VALUE();
             if (!parse_kind(v, targets, 4, &x)) return cli_usage_error("explain", "--target takes logit, logprob, prob or diff");

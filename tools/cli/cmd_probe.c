@@ -273,6 +273,7 @@ int cmd_probe(int argc, char **argv) {
     int rc = parse(sub, argc - 1, argv + 1, &a);
     if (rc) return rc == 1 ? 0 : rc;
     if (!strcmp(sub, "info")) return do_info(&a);
+    if (!a.data.seed_set) a.data.seed = a.seed;
 
     const bool train = !strcmp(sub, "train");
     attrib_probe *probe = NULL;

@@ -33,5 +33,6 @@ int compare_write(const json_t *doc, const char *path);
 
 /* The HTML report of a comparison document (tools/cli/render.c). */
 int render_compare_html(FILE *f, const json_t *doc);
+int render_compare_csv(FILE *f, const json_t *doc);
 
 #endif

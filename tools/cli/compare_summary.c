@@ -395,6 +395,21 @@ void compare_print_table(FILE *f, const json_t *doc) {
         print_interval(f, json_object_get(a, "sign"));
         fputc('\n', f);
     }
+    /* the headline pair split by true and predicted label */
+    if (json_array_size(pairs) > 0) {
+        char key[96];
+        snprintf(key, sizeof key, "%s|%s", json_string_value(json_array_get(json_array_get(pairs, 0), 0)),
+                 json_string_value(json_array_get(json_array_get(pairs, 0), 1)));
+        fprintf(f, "  %s Spearman by group:", key);
+        for (int g = 1; g < N_GROUPS; g++) {
+            const json_t *grp = json_object_get(json_object_get(sum, "groups"), GROUPS[g]);
+            const double m = get_num(json_object_get(json_object_get(json_object_get(grp, "agreement"), key), "spearman"), "mean");
+            fprintf(f, "  %s (n %lld) %s", GROUPS[g], (long long)json_integer_value(json_object_get(grp, "n")), "");
+            if (isfinite(m)) fprintf(f, "%.3f", m);
+            else fputs("n/a", f);
+        }
+        fputc('\n', f);
+    }
     fprintf(f, "\nfaithfulness (comprehensiveness: higher is better; sufficiency and deletion AUC: lower is better;\n"
                "insertion AUC: higher is better; AUCs of the target's value, in its units)\n");
     fprintf(f, "  %-12s  %-22s  %-22s  %-22s  %-22s\n", "method", "comprehensiveness", "sufficiency", "deletion AUC", "insertion AUC");

@@ -22,7 +22,7 @@ const char *CLI_DATA_HELP =
     "                       true or yes)\n"
     "  --limit N            the first N rows of each file (after --sample)\n"
     "  --sample N           a seeded random N rows of each file, kept in file order\n"
-    "  --data-seed S        seed of --sample (default 0)\n"
+    "  --data-seed S        seed of --sample (default: the command's --seed, else 0)\n"
     "  --shard K/N          every N-th row starting at the K-th (K = 1..N), to split a run\n"
     "                       across machines; merge the outputs with `attrib compare --merge`\n"
     "  --template T         how a prompt is presented: plain (default), judge, chatml, llama3,\n"
@@ -77,7 +77,7 @@ int cli_data_option(const char *cmd, int argc, char **argv, int *i, cli_data_opt
         if (!parse_i64(cmd, k, v, !strcmp(k, "--data-seed") ? 0 : 1, &x)) return -1;
         if (!strcmp(k, "--limit")) o->limit = x;
         else if (!strcmp(k, "--sample")) o->sample = x;
-        else o->seed = (uint64_t)x;
+        else o->seed = (uint64_t)x, o->seed_set = 1;
         ++*i;
         return 1;
     }
