@@ -93,6 +93,8 @@ void tok_buf_free(tok_buf *b) {
 
 static attrib_status buf_append(tok_buf *b, const char *s, size_t n, uint32_t sb, uint32_t se) {
     size_t need;
+    if (n == 0)
+        return ATTRIB_OK; /* b->buf may still be NULL: no pointer arithmetic on it */
     if (!attrib_add_ok(b->len, n, &need))
         return attrib_fail(ATTRIB_E_LIMIT, "tokenize: working buffer too large");
     attrib_status st = tok_buf_reserve(b, need);
@@ -110,6 +112,8 @@ static attrib_status buf_append(tok_buf *b, const char *s, size_t n, uint32_t sb
 /* Copies bytes [a, b) of SRC with their own spans. */
 static attrib_status buf_copy(tok_buf *dst, const tok_buf *src, size_t a, size_t b) {
     size_t n = b - a, need;
+    if (n == 0)
+        return ATTRIB_OK; /* dst->buf may still be NULL: no pointer arithmetic on it */
     if (!attrib_add_ok(dst->len, n, &need))
         return attrib_fail(ATTRIB_E_LIMIT, "tokenize: working buffer too large");
     attrib_status st = tok_buf_reserve(dst, need);

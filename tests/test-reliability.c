@@ -181,11 +181,8 @@ static void test_fault_injection(void **state) {
     run_ctx c = {m, ids, n, 0, NULL};
     printf("fault injection (fail the k-th allocation, every k):\n");
     sweep("load GGUF model", load_gguf, NULL);
-    if (load(HF_DIR, 1)) {
-        attrib_model *h = load(HF_DIR, 1);
-        attrib_model_free(h);
-        sweep("load Hugging Face model", load_hf, NULL);
-    }
+    char hp[1024];
+    if (test_have(test_shared_path(hp, sizeof hp, HF_DIR))) sweep("load Hugging Face model", load_hf, NULL);
     sweep("tokenize + detokenize", do_tokenize, &c);
     sweep("forward pass with KV cache", do_forward, &c);
     for (int k = 0; k < N_METHODS; k++) {

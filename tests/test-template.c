@@ -844,6 +844,14 @@ static void test_label_token(void **state) {
     expect_label(tok, "Q {input} A:", "", ATTRIB_E_BAD_TEXT, 0);
     /* Merging with the template's end: "... A: Y" ends in ▁Y, and "es" turns it into ▁Yes. */
     expect_label(tok, "Q {input} A: Y", "es", ATTRIB_E_BAD_TEXT, 0);
+    assert_non_null(strstr(attrib_last_error(), "merges"));
+    /* ... also when the rest of the word is exactly one more token (▁Y ▁No). */
+    expect_label(tok, "Q {input} A: Y", "es No", ATTRIB_E_BAD_TEXT, 0);
+    /* An input whose characters have no piece (and there is no UNK or byte
+     * fallback) yields no token: ATTRIB_E_BAD_TEXT, as documented. */
+    attrib_prompt *none = (attrib_prompt *)(uintptr_t)0x1;
+    assert_int_equal(attrib_template_apply(tok, "Q{input}", "zz", 2, &none), ATTRIB_E_BAD_TEXT);
+    assert_true(none == (attrib_prompt *)(uintptr_t)0x1);
     /* Bad arguments and templates. */
     int32_t id = 0;
     assert_int_equal(attrib_template_label_token(NULL, "{input}", " Yes", &id), ATTRIB_E_INVALID_ARG);

@@ -8,7 +8,7 @@
  *     holds each tokenizer.json / tokenizer_config.json / GGUF metadata and
  *     the reference's ids, ids without special tokens, decoded texts and
  *     special-token ids); every id list must match exactly, decoded texts
- *     too, and token spans must be monotone and cover the text;
+ *     too, and token spans must be monotone and inside the text;
  *   - hand-computed expectations from the Rust tokenizers' documented
  *     semantics where transformers.js deviates from them (Metaspace split,
  *     legacy add_prefix_space, decoder prepend_scheme "never");
@@ -421,6 +421,12 @@ static void test_goldens(void **state) {
     assert_int_equal(bad_total, 0);
 }
 
+/* A minimal model (a, b, ab, <s>) and TemplateProcessing parts. */
+#define BASE_MODEL "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"<s>\":3},\"merges\":[\"a b\"]}"
+#define SPECIALS "\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[3],\"tokens\":[\"<s>\"]}}"
+#define SEQ "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}"
+#define SPT "{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}}"
+
 /* ---------------------------------------- Rust-tokenizers semantics */
 
 /* Where transformers.js deviates from the Rust tokenizers (which define the
@@ -539,14 +545,51 @@ static void test_vocab_details(void **state) {
                       "\"end_of_word_suffix\":null}}");
     EXPECT_IDS(tok, "ab", 0, 2);
     attrib_tokenizer_free(tok);
+    /* Empty strings in normalisers: Prepend "" adds nothing, Replace by ""
+     * deletes (both fragments start empty: the sanitizer build checks that
+     * no pointer arithmetic happens on a buffer not allocated yet). */
+    tok = json_tok_ok("{\"model\":{\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[[\"a\",\"b\"]]},"
+                      "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\"},"
+                      "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\"}]}}");
+    EXPECT_IDS(tok, " a b", 0, 2);
+    assert_int_equal(encode_ids(tok, "  ", 0)[0], -1); /* no token at all */
+    attrib_tokenizer_free(tok);
+    /* A BOS template inside a post-processor Sequence. */
+    tok = json_tok_ok("{" BASE_MODEL ",\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\"},"
+                      "{\"type\":\"TemplateProcessing\",\"single\":[" SPT "," SEQ "]," SPECIALS "}]}}");
+    assert_int_equal(attrib_tokenizer_bos(tok), 3);
+    assert_int_equal(attrib_tokenizer_eos(tok), -1);
+    EXPECT_IDS(tok, "ab", ATTRIB_TOK_ADD_SPECIAL, 3, 2);
+    attrib_tokenizer_free(tok);
+}
+
+/* Invalid UTF-8 goes through the Unicode normalisers and Lowercase as bytes
+ * of their own (documented in tokenizer_text.c), so byte fallback keeps it:
+ * "AB\xFF\xFEC" under NFKC + Lowercase is a b <0xFF> <0xFE> c, ids taken
+ * from the tokenizer.json's own vocabulary. */
+static void test_invalid_utf8_normalised(void **state) {
+    (void)state;
+    const json_t *toks = json_object_get(golden(), "tokenizers"), *e = NULL;
+    for (size_t i = 0; i < json_array_size(toks); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(toks, i), "name")), "nfkc-lower-removed-digits"))
+            e = json_array_get(toks, i);
+    assert_non_null(e);
+    const json_t *vocab = json_object_get(json_object_get(json_object_get(e, "tokenizer_json"), "model"), "vocab");
+    attrib_tokenizer *tok = NULL;
+    assert_int_equal(golden_dir_load(json_object_get(e, "tokenizer_json"), json_object_get(e, "tokenizer_config"), &tok), ATTRIB_OK);
+    static const char *const pieces[5] = {"a", "b", "<0xFF>", "<0xFE>", "c"};
+    int32_t want[5];
+    for (int i = 0; i < 5; i++) {
+        assert_true(json_is_integer(json_object_get(vocab, pieces[i])));
+        want[i] = (int32_t)json_integer_value(json_object_get(vocab, pieces[i]));
+    }
+    expect_ids(tok, "AB\xFF\xFE" "C", 0, want, 5);
+    expect_decode(tok, want, 5, 0, "ab\xFF\xFE" "c");
+    attrib_tokenizer_free(tok);
 }
 
 /* ------------------------------------------------ malformed JSON files */
 
-#define BASE_MODEL "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"<s>\":3},\"merges\":[\"a b\"]}"
-#define SPECIALS "\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[3],\"tokens\":[\"<s>\"]}}"
-#define SEQ "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}"
-#define SPT "{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}}"
 
 typedef struct json_case {
     const char *json, *config;
@@ -909,10 +952,6 @@ static void test_gguf_behaviour(void **state) {
     attrib_tokenizer_free(tok);
     /* Without token_type and scores: every piece normal; add_space_prefix
      * false: no ▁; add_bos_token false: no BOS; explicit ids. */
-    spm_base(&k, "types");
-    attrib_tokenizer_free(NULL);
-    free(k.body.p);
-    memset(&k, 0, sizeof k);
     kv_str(&k, "tokenizer.ggml.model", "llama");
     kv_strs(&k, "tokenizer.ggml.tokens", SPM_TOKENS, 7);
     kv_bool(&k, "tokenizer.ggml.add_space_prefix", 0);
@@ -1100,6 +1139,7 @@ int main(void) {
         cmocka_unit_test(test_metaspace_semantics),
         cmocka_unit_test(test_decoder_variants),
         cmocka_unit_test(test_vocab_details),
+        cmocka_unit_test(test_invalid_utf8_normalised),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_json_files),
         cmocka_unit_test(test_gguf_errors),
