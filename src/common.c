@@ -25,9 +25,7 @@ static _Thread_local char last_error[ERRMSG_MAX];
 
 const char *attrib_version(void) { return ATTRIB_VERSION_STRING; }
 
-#ifndef ATTRIB_GIT_COMMIT
-#define ATTRIB_GIT_COMMIT ""
-#endif
+#include "attrib_commit.h" /* generated at every build: ATTRIB_GIT_COMMIT */
 const char *attrib_commit(void) { return ATTRIB_GIT_COMMIT; }
 
 const char *attrib_last_error(void) { return last_error; }

@@ -134,6 +134,17 @@ def main():
     check(set(prov["methods"]) == set(a["methods"]) == {"occlusion", "saliency", "gxi", "ig", "shapley"}, "method settings")
     check(prov["methods"]["ig"]["steps"] == 8 and prov["methods"]["shapley"]["permutations"] == 6, "settings recorded")
     check(a["pairs"][0] == ["occlusion", "saliency"], "headline pair first")
+    # The commit is taken at build time, so it must be the checkout's HEAD
+    # (compared without "-dirty": files may change between build and test).
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    head = subprocess.run(["git", "-C", src, "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:
+        rec = prov["commit"].replace("-dirty", "")
+        rec = rec.rsplit("-g", 1)[-1]  # "TAG-N-gHASH" once the project is tagged
+        check(len(rec) >= 7 and head.stdout.strip().startswith(rec), "provenance commit %s is not HEAD %s"
+              % (prov["commit"], head.stdout.strip()))
+        ver = run(["--version"]).stdout
+        check(prov["commit"] in ver, "--version does not show the commit: %s" % ver)
     pred = os.path.join(tmp, "pred.jsonl")
     run(["probe", "eval", probe, H.STORIES260K, "--data", XSTEST, "--positive", "unsafe", "--limit", "24", "--predictions", pred])
     logits = [json.loads(line)["logit"] for line in open(pred)]

@@ -98,7 +98,9 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (cli_is(argv[1], "--version", "version")) {
-        printf("attrib %s\n", attrib_version());
+        const char *commit = attrib_commit();
+        if (commit[0]) printf("attrib %s (%s)\n", attrib_version(), commit);
+        else printf("attrib %s\n", attrib_version());
         return 0;
     }
     const char *cmd = argv[1];
