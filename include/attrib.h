@@ -33,6 +33,15 @@
  * THREADS
  *   A model handle may be used by one thread at a time (it owns scratch
  *   memory). Work inside a call is spread over attrib_model_options.n_threads.
+ *
+ * PROCESS-WIDE STATE
+ *   jansson (which reads every JSON file) has one allocator per process. The
+ *   first time attrib reads JSON it wraps the allocator installed at that
+ *   moment (jansson's default, or the program's own) in one that calls it
+ *   unchanged and only notes failures, so that running out of memory is
+ *   reported as ATTRIB_E_NOMEM rather than as a bad file or a silently
+ *   damaged value. A program that calls json_set_alloc_funcs afterwards
+ *   replaces the wrapper; attrib then relies on jansson's own reports.
  */
 #ifndef ATTRIB_H
 #define ATTRIB_H

@@ -24,6 +24,7 @@
  * before sharding so that shard outputs can be merged by index.
  */
 #include "dataset.h"
+#include "json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -699,7 +700,7 @@ static attrib_status json_array_load(loader *ld, const char *buf, size_t len, si
             return attrib_fail(ATTRIB_E_BAD_JSON, "%s: %s: expected an object, found %s", ld->name, at, ch);
         }
         json_error_t e;
-        json_t *obj = json_loadb(buf + pos, len - pos, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &e);
+        json_t *obj = attrib_json_loadb(buf + pos, len - pos, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &e);
         if (!obj) return json_failure(ld, &e, row, line, pos);
         attrib_status st = json_object_row(ld, obj, row, line);
         json_decref(obj);
@@ -737,7 +738,7 @@ static attrib_status jsonl_load(loader *ld, const char *buf, size_t len, size_t 
         if (start < end) {
             row++;
             json_error_t e;
-            json_t *obj = json_loadb(buf + start, end - start, JSON_REJECT_DUPLICATES, &e);
+            json_t *obj = attrib_json_loadb(buf + start, end - start, JSON_REJECT_DUPLICATES, &e);
             if (!obj) {
                 attrib_status st = json_failure(ld, &e, row, line, start);
                 if (st == ATTRIB_E_BAD_JSON) {

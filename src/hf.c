@@ -20,6 +20,7 @@
  * ATTRIB_E_IO; every config.json value hf.c reads is type-checked
  * (ATTRIB_E_METADATA_TYPE) rather than read as a default.
  */
+#include "json.h"
 #include "model.h"
 
 #include "tokenizer.h"
@@ -105,7 +106,7 @@ static attrib_status parse_safetensors(const attrib_mapped_file *mf, const char 
         return attrib_fail(ATTRIB_E_TRUNCATED, "%s: header of %llu bytes runs past the end of the %zu-byte file", path,
                            (unsigned long long)hlen, mf->size);
     json_error_t jerr;
-    f->header = json_loadb((const char *)mf->data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    f->header = attrib_json_loadb((const char *)mf->data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!f->header) return json_failure(&jerr, path, "header");
     if (!json_is_object(f->header)) return attrib_fail(ATTRIB_E_BAD_JSON, "%s: header is not a JSON object", path);
     const uint8_t *data = mf->data + 8 + hlen;
@@ -277,7 +278,7 @@ static attrib_status open_shards(attrib_model *m, const char *dir, st_set *set) 
         size_t len;
         if ((s = attrib_read_small_file(index, MAX_CONFIG_BYTES * 8, &text, &len))) goto done;
         json_error_t jerr;
-        idx = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        idx = attrib_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         free(text);
         if (!idx) { s = json_failure(&jerr, index, "the index"); goto done; }
         json_t *wm = json_object_get(idx, "weight_map");
@@ -443,7 +444,7 @@ static attrib_status read_config(attrib_model *m, const char *dir, json_t **cfg_
         return s;
     }
     json_error_t jerr;
-    json_t *cfg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *cfg = attrib_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!cfg) s = json_failure(&jerr, path, "config");
     else if (!json_is_object(cfg)) s = attrib_fail(ATTRIB_E_BAD_JSON, "%s: not a JSON object", path);

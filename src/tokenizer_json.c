@@ -11,6 +11,7 @@
  * with ATTRIB_E_UNSUPPORTED naming the component, because tokenising with a
  * silently ignored component would attribute a different input.
  */
+#include "json.h"
 #include "tokenizer_impl.h"
 
 #include <jansson.h>
@@ -486,21 +487,31 @@ static attrib_status build(attrib_tokenizer *tok, const json_t *root, const json
     return tok_finish(tok);
 }
 
+/* Status of a JSON text that did not load as an object: out of memory,
+ * unparsable, or valid JSON of another kind. */
+static attrib_status json_root_failure(const char *what, const json_t *root, const json_error_t *err) {
+    if (root) return attrib_fail(ATTRIB_E_BAD_JSON, "%s: the top level is not a JSON object", what);
+    if (json_error_code(err) == json_error_out_of_memory) return attrib_fail(ATTRIB_E_NOMEM, "%s: out of memory parsing it", what);
+    return attrib_fail(ATTRIB_E_BAD_JSON, "%s: line %d: %s", what, err->line, err->text);
+}
+
 attrib_status tok_from_json_text(const char *json, size_t len, const char *config, size_t config_len,
                                  attrib_tokenizer **out) {
     json_error_t err;
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *root = attrib_json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
     if (!root || !json_is_object(root)) {
+        attrib_status st = json_root_failure("tokenizer.json", root, &err);
         json_decref(root);
-        return attrib_fail(ATTRIB_E_BAD_JSON, "tokenizer.json: line %d: %s", err.line, err.text);
+        return st;
     }
     json_t *cfg = NULL;
     if (config) {
-        cfg = json_loadb(config, config_len, JSON_DECODE_INT_AS_REAL, &err);
+        cfg = attrib_json_loadb(config, config_len, JSON_DECODE_INT_AS_REAL, &err);
         if (!cfg || !json_is_object(cfg)) {
+            attrib_status st = json_root_failure("tokenizer_config.json", cfg, &err);
             json_decref(cfg);
             json_decref(root);
-            return attrib_fail(ATTRIB_E_BAD_JSON, "tokenizer_config.json: line %d: %s", err.line, err.text);
+            return st;
         }
     }
     tok_byte_level_init();

@@ -33,6 +33,7 @@
 #include "common.h"
 #include "dataset.h"
 #include "test_util.h"
+#include "test_jansson_faults.h"
 
 static char g_dir[256];
 static char g_path[512];
@@ -953,6 +954,7 @@ static void test_alloc_failures(void **state) {
 }
 
 int main(void) {
+    test_count_jansson_allocations();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_basic),
         cmocka_unit_test(test_csv_quoting),

@@ -31,6 +31,7 @@
 
 #include "attrib.h"
 #include "common.h"
+#include "test_jansson_faults.h"
 
 #define PYTHON "/usr/bin/python3"
 #define SENTINEL "sentinel message from test-hf-crafted"
@@ -285,6 +286,7 @@ static void test_hf_alloc_failures(void **state) {
 }
 
 int main(void) {
+    test_count_jansson_allocations();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hf_manifest),
         cmocka_unit_test(test_hf_base_info),

@@ -35,6 +35,7 @@
 #include "common.h"
 #include "gguf.h"
 #include "tokenizer.h"
+#include "test_jansson_faults.h"
 #include "tokenizer_impl.h"
 
 static char g_golden_dir[4096];
@@ -1133,6 +1134,7 @@ static void test_alloc_failures(void **state) {
 }
 
 int main(void) {
+    test_count_jansson_allocations();
     init_dirs();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_goldens),
