@@ -930,15 +930,36 @@ static void alloc_sweep(const char *what, const char *data, const attrib_dataset
 
 static void test_alloc_failures(void **state) {
     (void)state;
-    /* Enough rows to grow the row array, and enough JSON text for several
-     * arena blocks. */
-    size_t cap = 400000, w = 0;
+    /* Every allocation, jansson's included, over small JSON and JSONL
+     * texts. */
+    attrib_dataset_options o = attrib_dataset_default_options();
+    char small[4096];
+    size_t w = 0;
+    w += (size_t)snprintf(small + w, sizeof small - w, "[");
+    for (int i = 0; i < 24; i++)
+        w += (size_t)snprintf(small + w, sizeof small - w,
+                              "%s{\"instruction\": \"row %d, \\\"quoted\\\" \\u00e9\", \"label\": %d, \"tags\": [\"t%d\"]}",
+                              i ? ",\n" : "", i, i % 2, i);
+    snprintf(small + w, sizeof small - w, "]");
+    alloc_sweep("small.json", small, &o);
+    w = 0;
+    for (int i = 0; i < 24; i++)
+        w += (size_t)snprintf(small + w, sizeof small - w, "{\"text\": \"line %d\", \"label\": \"%s\"}\n", i,
+                              i % 3 ? "safe" : "unsafe");
+    o.text_col = "text";
+    alloc_sweep("small.jsonl", small, &o);
+    o = attrib_dataset_default_options();
+    /* Then attrib's own allocations over texts with enough rows to grow the
+     * row array and enough text for several arena blocks (jansson's would
+     * make this sweep quadratic in thousands of points). */
+    test_jansson_faults_paused = 1;
+    size_t cap = 400000;
     char *buf = malloc(cap);
     assert_non_null(buf);
+    w = 0;
     w += (size_t)snprintf(buf + w, cap - w, "id,prompt,label\n");
     for (int i = 0; i < 600; i++)
         w += (size_t)snprintf(buf + w, cap - w, "%d,\"row %d, \"\"quoted\"\"\",%s\n", i, i, i % 3 ? "safe" : "unsafe");
-    attrib_dataset_options o = attrib_dataset_default_options();
     alloc_sweep("sweep.csv", buf, &o);
     w = 0;
     w += (size_t)snprintf(buf + w, cap - w, "[");
@@ -950,6 +971,7 @@ static void test_alloc_failures(void **state) {
     o.shard_k = 2;
     o.shard_n = 3;
     alloc_sweep("sweep.json", buf, &o);
+    test_jansson_faults_paused = 0;
     free(buf);
 }
 
