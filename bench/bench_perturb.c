@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "bench_common.h"
-#include "perturb.h"
+#include "attribution/perturb.h"
 
 static int32_t top1(attrib_model *m, const int32_t *ids, int n) {
     const int V = attrib_model_get_info(m)->n_vocab;

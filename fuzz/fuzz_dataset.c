@@ -19,8 +19,8 @@
  * freed so that LeakSanitizer sees leaks on error paths.
  */
 #include "attrib.h"
-#include "common.h"
-#include "dataset.h"
+#include "basics/common.h"
+#include "task/dataset.h"
 
 #include <stdlib.h>
 #include <string.h>

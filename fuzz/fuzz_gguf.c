@@ -19,7 +19,7 @@
  * sanitizer report or leak is not.
  */
 #include "attrib.h"
-#include "gguf.h"
+#include "basics/gguf.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * from an accepted probe is not.
  */
 #include "attrib.h"
-#include "probe.h"
+#include "task/probe.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "attrib.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 /* Byte-level BPE over a small alphabet: exercises the GPT-2 regex and merges. */
 static const char BYTELEVEL_JSON[] =

@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backward.h"
-#include "kernels.h"
+#include "model/backward.h"
+#include "model/kernels.h"
 #include "test_util.h"
 
 #define CHECK_FLOOR 0.05

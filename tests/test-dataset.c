@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include "attrib.h"
-#include "common.h"
-#include "dataset.h"
+#include "basics/common.h"
+#include "task/dataset.h"
 #include "test_util.h"
 #include "test_jansson_faults.h"
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "model/kernels.h"
 #include "test_util.h"
 
 static uint64_t rng = 88172645463325252ull;

@@ -25,9 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "gguf.h"
-#include "quant.h"
+#include "basics/common.h"
+#include "basics/gguf.h"
+#include "model/quant.h"
 
 #define PYTHON "/usr/bin/python3"
 #define SENTINEL "sentinel message from test-gguf"

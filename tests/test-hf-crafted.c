@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "attrib.h"
-#include "common.h"
+#include "basics/common.h"
 #include "test_jansson_faults.h"
 
 #define PYTHON "/usr/bin/python3"

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "basics/json.h"
 
 static long g_count, g_fail_at, g_host_calls;
 

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "faith.h"
+#include "basics/common.h"
+#include "attribution/faith.h"
 
 #define TOL 1e-12
 

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "attrib.h"
-#include "common.h"
+#include "basics/common.h"
 
 #define PYTHON "/usr/bin/python3"
 #define SENTINEL "sentinel message from test-model-crafted"

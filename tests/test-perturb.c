@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perturb.h"
+#include "attribution/perturb.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------- synthetic games */

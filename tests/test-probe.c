@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "attrib.h"
-#include "probe.h"
+#include "task/probe.h"
 #include "test_util.h"
 
 #define STORIES "models/stories260K/stories260K-f32.gguf"

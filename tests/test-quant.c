@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "gguf.h"
-#include "quant.h"
+#include "basics/common.h"
+#include "basics/gguf.h"
+#include "model/quant.h"
 
 typedef int (*dequant_fn)(int, const void *, float *, int64_t);
 

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "attrib.h"
-#include "common.h"
+#include "basics/common.h"
 #include "test_util.h"
 
 #define STORIES "models/stories260K/stories260K-f32.gguf"

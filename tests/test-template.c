@@ -39,9 +39,9 @@
 #include <jansson.h>
 
 #include "attrib.h"
-#include "common.h"
+#include "basics/common.h"
 #include "test_util.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 /* ------------------------------------------------------------ fixtures */
 

@@ -32,11 +32,11 @@
 #include <jansson.h>
 
 #include "attrib.h"
-#include "common.h"
-#include "gguf.h"
-#include "tokenizer.h"
+#include "basics/common.h"
+#include "basics/gguf.h"
+#include "tokenizer/tokenizer.h"
 #include "test_jansson_faults.h"
-#include "tokenizer_impl.h"
+#include "tokenizer/tokenizer_impl.h"
 
 static char g_golden_dir[4096];
 

@@ -24,8 +24,8 @@
 #include <jansson.h>
 
 #include "attrib.h"
-#include "gguf.h"
-#include "tokenizer.h"
+#include "basics/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 static char g_golden_dir[4096];
 static char g_shared_dir[4096];

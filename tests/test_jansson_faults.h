@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "basics/common.h"
 
 static int test_jansson_faults_paused;
 

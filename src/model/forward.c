@@ -1,0 +1,302 @@
+/*
+ * forward.c — the model's forward pass over a batch, and the KV cache.
+ *
+ * One pass takes B sequences of T new tokens (ids or input embeddings), each
+ * optionally continuing a cached prefix: attribution evaluates many inputs
+ * that share a prefix and differ after some position, so the prefix's keys
+ * and values are computed once and every variant computes only its suffix.
+ * All B*T rows go through each matrix product as one sgemm.
+ *
+ * Per layer (N = B*T rows, C = width, H/Hkv heads of D, F = FFN width):
+ *   xn = rmsnorm(x)                              // (N, C)
+ *   q, k, v = xn Wq^T (+bq), xn Wk^T, xn Wv^T     // (N, H*D), (N, Hkv*D) x2
+ *   rope(q), rope(k)
+ *   a = attention(q, [prefix k | k], [prefix v | v])  // (N, H*D)
+ *   x += a Wo^T
+ *   xn = rmsnorm(x); x += (silu(xn Wg^T) * xn Wu^T) Wd^T
+ * then logits = rmsnorm(x) Wout^T for the rows asked for.
+ */
+#include "model/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PASS_ROWS (1 << 22) /* B*T: bounds every per-pass allocation */
+
+struct attrib_cache {
+    int n_layer, n_seq, n_ctx, kv_dim;
+    float *k, *v;  /* (L, S, n_ctx, kv_dim) */
+    uint8_t *mask; /* (S, n_ctx): key visibility of each cached position */
+    int *len;      /* (S) */
+};
+
+attrib_status attrib_cache_new(const attrib_model *m, int n_seq, int n_ctx, attrib_cache **out) {
+    if (!m || !out) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_cache_new: NULL argument");
+    if (n_seq < 1 || n_ctx < 1) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_cache_new: n_seq and n_ctx must be >= 1");
+    const attrib_model_info *in = &m->info;
+    const size_t kvd = (size_t)in->n_head_kv * in->head_dim;
+    size_t per_layer, total;
+    if (!attrib_mul_ok((size_t)n_seq, (size_t)n_ctx, &per_layer) || !attrib_mul_ok(per_layer, kvd, &total) ||
+        !attrib_mul_ok(total, (size_t)in->n_layer, &total) || total > ((size_t)1 << 40) / sizeof(float))
+        return attrib_fail(ATTRIB_E_LIMIT, "a KV cache of %d sequences x %d positions is too large", n_seq, n_ctx);
+    attrib_cache *c = attrib_calloc_array(1, sizeof *c);
+    if (!c) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    c->n_layer = in->n_layer;
+    c->n_seq = n_seq;
+    c->n_ctx = n_ctx;
+    c->kv_dim = (int)kvd;
+    c->k = attrib_calloc_array(total, sizeof(float));
+    c->v = attrib_calloc_array(total, sizeof(float));
+    c->mask = attrib_calloc_array(per_layer, 1);
+    c->len = attrib_calloc_array((size_t)n_seq, sizeof(int));
+    if (!c->k || !c->v || !c->mask || !c->len) {
+        attrib_cache_free(c);
+        return attrib_fail(ATTRIB_E_NOMEM, "out of memory for a KV cache of %zu floats", 2 * total);
+    }
+    *out = c;
+    return ATTRIB_OK;
+}
+
+void attrib_cache_free(attrib_cache *c) {
+    if (!c) return;
+    free(c->k);
+    free(c->v);
+    free(c->mask);
+    free(c->len);
+    free(c);
+}
+
+int attrib_cache_len(const attrib_cache *c, int seq) { return (c && seq >= 0 && seq < c->n_seq) ? c->len[seq] : 0; }
+
+attrib_status attrib_cache_truncate(attrib_cache *c, int seq, int len) {
+    if (!c || seq < 0 || seq >= c->n_seq || len < 0 || len > c->len[seq])
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_cache_truncate: sequence %d length %d is invalid", seq, len);
+    c->len[seq] = len;
+    return ATTRIB_OK;
+}
+
+static float *cache_k(const attrib_cache *c, int l, int s) {
+    return c->k + (((size_t)l * c->n_seq + s) * c->n_ctx) * c->kv_dim;
+}
+static float *cache_v(const attrib_cache *c, int l, int s) {
+    return c->v + (((size_t)l * c->n_seq + s) * c->n_ctx) * c->kv_dim;
+}
+
+/* Checks a batch against the model and the cache before anything is computed. */
+static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, const attrib_cache *c) {
+    const attrib_model_info *in = &m->info;
+    if (b->n_seq < 1 || b->n_tokens < 1 || (int64_t)b->n_seq * b->n_tokens > MAX_PASS_ROWS)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "batch of %d x %d tokens is empty or too large", b->n_seq, b->n_tokens);
+    if (!b->tokens == !b->embeddings)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "exactly one of tokens and embeddings must be given");
+    if (b->logits_mode != ATTRIB_LOGITS_ALL && b->logits_mode != ATTRIB_LOGITS_LAST && b->logits_mode != ATTRIB_LOGITS_NONE)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "unknown logits mode %d", (int)b->logits_mode);
+    const int64_t N = (int64_t)b->n_seq * b->n_tokens;
+    if (b->tokens)
+        for (int64_t i = 0; i < N; i++)
+            if (b->tokens[i] < 0 || b->tokens[i] >= in->n_vocab)
+                return attrib_fail(ATTRIB_E_BAD_VALUE, "token id %d (sequence %lld, position %lld) is outside the vocabulary [0, %d)",
+                                   b->tokens[i], (long long)(i / b->n_tokens), (long long)(i % b->n_tokens), in->n_vocab);
+    if (b->lengths)
+        for (int s = 0; s < b->n_seq; s++)
+            if (b->lengths[s] < 1 || b->lengths[s] > b->n_tokens)
+                return attrib_fail(ATTRIB_E_INVALID_ARG, "length %d of sequence %d is outside [1, %d]", b->lengths[s], s, b->n_tokens);
+    if (b->positions)
+        for (int64_t i = 0; i < N; i++)
+            if (b->positions[i] < 0 || b->positions[i] > (1 << 24))
+                return attrib_fail(ATTRIB_E_INVALID_ARG, "position %d is outside [0, 2^24]", b->positions[i]);
+    if (b->hidden_out && (b->hidden_layer < 0 || b->hidden_layer > in->n_layer))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "hidden layer %d is outside [0, %d]", b->hidden_layer, in->n_layer);
+    if (b->hidden_out && b->logits_mode == ATTRIB_LOGITS_NONE)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "hidden states need ATTRIB_LOGITS_ALL or ATTRIB_LOGITS_LAST to say which rows");
+    if (!c) return ATTRIB_OK;
+    if (c->n_layer != in->n_layer || c->kv_dim != in->n_head_kv * in->head_dim)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "the cache was made for a different model");
+    for (int s = 0; s < b->n_seq; s++) {
+        int cs = b->cache_seq ? b->cache_seq[s] : s;
+        if (cs < 0 || cs >= c->n_seq)
+            return attrib_fail(ATTRIB_E_INVALID_ARG, "cache sequence %d of batch row %d is outside [0, %d)", cs, s, c->n_seq);
+        if (b->prefix_len && (b->prefix_len[s] < 0 || b->prefix_len[s] > c->len[cs]))
+            return attrib_fail(ATTRIB_E_INVALID_ARG, "prefix length %d of batch row %d is outside [0, %d] (cached positions)",
+                               b->prefix_len[s], s, c->len[cs]);
+        if (b->store && b->prefix_len)
+            return attrib_fail(ATTRIB_E_INVALID_ARG, "prefix_len cannot be combined with store");
+        if (b->store) {
+            if (c->len[cs] + b->n_tokens > c->n_ctx)
+                return attrib_fail(ATTRIB_E_LIMIT, "cache sequence %d would exceed its %d positions", cs, c->n_ctx);
+            for (int s2 = 0; s2 < s; s2++)
+                if ((b->cache_seq ? b->cache_seq[s2] : s2) == cs)
+                    return attrib_fail(ATTRIB_E_INVALID_ARG, "batch rows %d and %d would store into the same cache sequence %d",
+                                       s2, s, cs);
+        }
+    }
+    return ATTRIB_OK;
+}
+
+/* Per-thread dequantisation scratch for the largest tile of any matrix. */
+static size_t dequant_need(const attrib_model *m) {
+    const attrib_weight *top[] = {&m->tok_embd, &m->output};
+    size_t need = matmul_scratch_floats(top, 2);
+    for (int l = 0; l < m->info.n_layer; l++) {
+        const attrib_layer *L = &m->layers[l];
+        const attrib_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        size_t n = matmul_scratch_floats(lw, 7);
+        if (n > need) need = n;
+    }
+    return need;
+}
+
+/* Grows the model's scratch to hold N floats for each of NT threads. */
+static bool grow_dequant_scratch(attrib_model *m, size_t per_thread, int nt) {
+    size_t n;
+    if (!attrib_mul_ok(per_thread ? per_thread : 1, (size_t)nt, &n)) return false;
+    if (n <= m->dequant_cap) return true;
+    float *p = attrib_calloc_array(n, sizeof(float));
+    if (!p) return false;
+    free(m->dequant_buf);
+    m->dequant_buf = p;
+    m->dequant_cap = n;
+    return true;
+}
+
+attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cache *cache, float *logits) {
+    if (!m || !b) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_forward: NULL argument");
+    attrib_status st = check_batch(m, b, cache);
+    if (st) return st;
+    if (b->logits_mode != ATTRIB_LOGITS_NONE && !logits && !b->hidden_out)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_forward: logits output is NULL");
+    const attrib_model_info *in = &m->info;
+    const int B = b->n_seq, T = b->n_tokens, C = in->n_embd, H = in->n_head, Hkv = in->n_head_kv, D = in->head_dim,
+              F = in->n_ff, nt = m->n_threads;
+    const int64_t N = (int64_t)B * T, qd = (int64_t)H * D, kvd = (int64_t)Hkv * D;
+    openblas_set_num_threads(1); /* we thread over fixed tiles ourselves: see matmul_forward */
+
+    /* per-pass prefix views */
+    attn_kv_view *views = attrib_calloc_array((size_t)B, sizeof *views);
+    int32_t *pos = attrib_calloc_array((size_t)N, sizeof *pos);
+    if (!views || !pos) {
+        free(views);
+        free(pos);
+        return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    }
+    for (int s = 0; s < B; s++) {
+        int cs = cache ? (b->cache_seq ? b->cache_seq[s] : s) : 0;
+        views[s].P = cache ? (b->prefix_len ? b->prefix_len[s] : cache->len[cs]) : 0;
+        views[s].prefix_mask = cache ? cache->mask + (size_t)cs * cache->n_ctx : NULL;
+        for (int t = 0; t < T; t++) pos[(int64_t)s * T + t] = b->positions ? b->positions[(int64_t)s * T + t] : views[s].P + t;
+    }
+    const int maxP = attention_max_prefix(views, B);
+
+    /* one allocation split into named buffers */
+    const int64_t big = F > qd ? F : qd;
+    size_t sizes[] = {(size_t)(N * C), (size_t)(N * C), (size_t)(N * qd), (size_t)(N * kvd), (size_t)(N * kvd),
+                      (size_t)(N * big), (size_t)(N * F), (size_t)(N * C), (size_t)(N * D),
+                      (size_t)nt * (size_t)(maxP + T)};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
+    float *mem = attrib_model_workspace(m, total);
+    const size_t wpt = dequant_need(m); /* per-thread dequantisation scratch */
+    if (!mem || !grow_dequant_scratch(m, wpt, nt)) {
+        free(views);
+        free(pos);
+        return attrib_fail(ATTRIB_E_NOMEM, "out of memory for a pass of %lld tokens", (long long)N);
+    }
+    float *x = mem;              /* (N, C) residual stream */
+    float *xn = x + N * C;       /* (N, C) normalised */
+    float *q = xn + N * C;       /* (N, H*D) */
+    float *k = q + N * qd;       /* (N, Hkv*D) */
+    float *v = k + N * kvd;      /* (N, Hkv*D) */
+    float *hbuf = v + N * kvd;   /* (N, max(F, H*D)): attention output, then silu(gate)*up */
+    float *up = hbuf + N * big;  /* (N, F) */
+    float *proj = up + N * F;    /* (N, C) output of a projection before the residual add */
+    float *cs = proj + N * C;    /* (N, D) RoPE cos|sin */
+    float *att_scratch = cs + N * D;
+
+    /* input embeddings */
+    if (b->tokens) {
+        for (int64_t i = 0; i < N; i++) attrib_weight_row(&m->tok_embd, b->tokens[i], x + i * C);
+    } else {
+        memcpy(x, b->embeddings, (size_t)(N * C) * sizeof(float));
+    }
+    rope_table(cs, pos, N, D, m->rope_inv_freq);
+
+    const int n_run = b->hidden_out ? b->hidden_layer : in->n_layer;
+    for (int l = 0; l < n_run; l++) {
+        const attrib_layer *L = &m->layers[l];
+        rmsnorm_forward(xn, x, L->attn_norm, N, C, in->rms_eps, nt);
+        {
+            float *const outs[] = {q, k, v};
+            const attrib_weight *const ws[] = {&L->wq, &L->wk, &L->wv};
+            const float *const bs[] = {L->bq, L->bk, L->bv};
+            matmul_forward_multi(3, outs, xn, ws, bs, N, m->dequant_buf, wpt, nt);
+        }
+        rope_forward(q, cs, N, H, D, in->rope_layout, nt);
+        rope_forward(k, cs, N, Hkv, D, in->rope_layout, nt);
+        for (int s = 0; s < B && cache; s++) {
+            int csq = b->cache_seq ? b->cache_seq[s] : s;
+            views[s].prefix_k = cache_k(cache, l, csq);
+            views[s].prefix_v = cache_v(cache, l, csq);
+        }
+        attention_forward(hbuf, q, k, v, b->key_mask, views, B, T, H, Hkv, D, NULL, att_scratch, nt);
+        if (cache && b->store)
+            for (int s = 0; s < B; s++) {
+                int csq = b->cache_seq ? b->cache_seq[s] : s;
+                size_t at = (size_t)cache->len[csq] * kvd;
+                memcpy(cache_k(cache, l, csq) + at, k + (int64_t)s * T * kvd, (size_t)(T * kvd) * sizeof(float));
+                memcpy(cache_v(cache, l, csq) + at, v + (int64_t)s * T * kvd, (size_t)(T * kvd) * sizeof(float));
+            }
+        matmul_forward(proj, hbuf, &L->wo, NULL, N, m->dequant_buf, wpt, nt);
+        residual_forward(x, proj, N, C);
+        rmsnorm_forward(xn, x, L->ffn_norm, N, C, in->rms_eps, nt);
+        {
+            float *const outs[] = {hbuf, up};
+            const attrib_weight *const ws[] = {&L->w_gate, &L->w_up};
+            matmul_forward_multi(2, outs, xn, ws, NULL, N, m->dequant_buf, wpt, nt);
+        }
+        swiglu_forward(hbuf, hbuf, up, N, F, nt);
+        matmul_forward(proj, hbuf, &L->w_down, NULL, N, m->dequant_buf, wpt, nt);
+        residual_forward(x, proj, N, C);
+        const int64_t bad = first_nonfinite(x, N * C);
+        if (bad >= 0) {
+            free(views);
+            free(pos);
+            return attrib_fail(ATTRIB_E_NUMERIC,
+                               "the forward pass produced a non-finite value in block %d of %d (sequence %lld, position %lld, "
+                               "dimension %lld); the weights or the input embeddings hold NaN/Inf or overflow (see --check-weights)",
+                               l, in->n_layer, (long long)(bad / C / T), (long long)(bad / C % T), (long long)(bad % C));
+        }
+    }
+    if (cache && b->store)
+        for (int s = 0; s < B; s++) {
+            int csq = b->cache_seq ? b->cache_seq[s] : s;
+            uint8_t *mk = cache->mask + (size_t)csq * cache->n_ctx + cache->len[csq];
+            for (int t = 0; t < T; t++) mk[t] = b->key_mask ? b->key_mask[(int64_t)s * T + t] != 0 : 1;
+            cache->len[csq] += T;
+        }
+
+    if (b->hidden_out) {
+        if (b->logits_mode == ATTRIB_LOGITS_ALL) {
+            memcpy(b->hidden_out, x, (size_t)(N * C) * sizeof(float));
+        } else {
+            for (int s = 0; s < B; s++) {
+                int last = b->lengths ? b->lengths[s] - 1 : T - 1;
+                memcpy(b->hidden_out + (int64_t)s * C, x + ((int64_t)s * T + last) * C, (size_t)C * sizeof(float));
+            }
+        }
+    } else if (b->logits_mode == ATTRIB_LOGITS_ALL) {
+        rmsnorm_forward(xn, x, m->output_norm, N, C, in->rms_eps, nt);
+        matmul_forward(logits, xn, &m->output, NULL, N, m->dequant_buf, wpt, nt);
+    } else if (b->logits_mode == ATTRIB_LOGITS_LAST) {
+        for (int s = 0; s < B; s++) {
+            int last = b->lengths ? b->lengths[s] - 1 : T - 1;
+            memcpy(proj + (int64_t)s * C, x + ((int64_t)s * T + last) * C, (size_t)C * sizeof(float));
+        }
+        rmsnorm_forward(xn, proj, m->output_norm, B, C, in->rms_eps, nt);
+        matmul_forward(logits, xn, &m->output, NULL, B, m->dequant_buf, wpt, nt);
+    }
+    free(views);
+    free(pos);
+    return ATTRIB_OK;
+}

@@ -1,0 +1,433 @@
+/*
+ * kernels.c — forward kernels of the Llama-family layer: RMSNorm, matrix
+ * product (OpenBLAS sgemm after per-matrix dequantisation), RoPE in both
+ * layouts, SwiGLU, residual add and causal grouped-query attention over a
+ * cached prefix plus the new tokens.
+ *
+ * Threading: every output row (or attention query) is computed whole by one
+ * thread, so results do not depend on the number of threads. Reductions that
+ * decide accuracy (RMSNorm's mean of squares) accumulate in double.
+ */
+#include "model/kernels.h"
+
+#include "model/quant.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int C, float eps, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (N * C > 32768)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * C;
+        float *o = out + n * C;
+        double ss = 0.0;
+        for (int c = 0; c < C; c++) ss += (double)xr[c] * xr[c];
+        float r = (float)(1.0 / sqrt(ss / C + eps));
+        for (int c = 0; c < C; c++) o[c] = xr[c] * r * w[c];
+    }
+}
+
+/* Work is split into column tiles of each weight matrix; the split depends
+ * only on the matrices' shapes, never on the thread count, and each tile is
+ * one single-threaded sgemm over all N rows, so results are bit-identical
+ * whatever the number of threads (OpenBLAS's own threading is not). A tile of
+ * a quantised matrix is dequantised into the thread's scratch right before
+ * its sgemm, while it is hot in cache. Several matrices that read the same
+ * input (Q, K, V; gate, up) share one tile list, which keeps two threads
+ * evenly loaded even when one matrix alone has few tiles. */
+size_t matmul_scratch_floats(const attrib_weight *const *W, int n_mats) {
+    size_t need = 0;
+    for (int j = 0; j < n_mats; j++)
+        if (W[j]->type != ATTRIB_DTYPE_F32 && (size_t)W[j]->cols * MATMUL_TILE_COLS > need)
+            need = (size_t)W[j]->cols * MATMUL_TILE_COLS;
+    return need;
+}
+
+void matmul_forward_multi(int n_mats, float *const *out, const float *in, const attrib_weight *const *W,
+                          const float *const *bias, int64_t N, float *scratch, size_t scratch_per_thread, int n_threads) {
+    int64_t first_tile[MATMUL_MAX_MATS + 1];
+    first_tile[0] = 0;
+    for (int j = 0; j < n_mats; j++) first_tile[j + 1] = first_tile[j] + (W[j]->rows + MATMUL_TILE_COLS - 1) / MATMUL_TILE_COLS;
+    const int64_t n_tiles = first_tile[n_mats];
+#pragma omp parallel num_threads(n_threads) if (n_tiles > 1)
+    {
+        float *wbuf = scratch + (size_t)omp_get_thread_num() * scratch_per_thread;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t tile = 0; tile < n_tiles; tile++) {
+            int j = 0;
+            while (tile >= first_tile[j + 1]) j++;
+            const attrib_weight *w = W[j];
+            const int64_t O = w->rows, K = w->cols; /* not I: <complex.h> via cblas.h defines it */
+            const int64_t c0 = (tile - first_tile[j]) * MATMUL_TILE_COLS;
+            const int64_t nc = O - c0 < MATMUL_TILE_COLS ? O - c0 : MATMUL_TILE_COLS;
+            const float *wt;
+            if (w->type == ATTRIB_DTYPE_F32) {
+                wt = (const float *)w->data + c0 * K;
+            } else {
+                for (int64_t r = 0; r < nc; r++) attrib_weight_row(w, c0 + r, wbuf + r * K);
+                wt = wbuf;
+            }
+            float *o = out[j] + c0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)nc, (int)K, 1.0f, in, (int)K, wt, (int)K,
+                        0.0f, o, (int)O);
+            if (bias && bias[j])
+                for (int64_t n = 0; n < N; n++)
+                    for (int64_t c = 0; c < nc; c++) o[n * O + c] += bias[j][c0 + c];
+        }
+    }
+}
+
+void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
+                    size_t scratch_per_thread, int n_threads) {
+    matmul_forward_multi(1, &out, in, &W, &bias, N, scratch, scratch_per_thread, n_threads);
+}
+
+void matmul_forward_naive(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N) {
+    const int64_t O = W->rows, K = W->cols; /* not K: <complex.h> via cblas.h defines it */
+    float *row = malloc((size_t)K * sizeof *row);
+    if (!row) return;
+    for (int64_t o = 0; o < O; o++) {
+        attrib_weight_row(W, o, row);
+        for (int64_t n = 0; n < N; n++) {
+            double acc = bias ? bias[o] : 0.0;
+            for (int64_t i = 0; i < K; i++) acc += (double)in[n * K + i] * row[i];
+            out[n * O + o] = (float)acc;
+        }
+    }
+    free(row);
+}
+
+void rope_table(float *cs, const int32_t *pos, int64_t N, int head_dim, const float *inv_freq) {
+    const int half = head_dim / 2;
+    for (int64_t n = 0; n < N; n++)
+        for (int i = 0; i < half; i++) {
+            double a = (double)pos[n] * inv_freq[i]; /* double: positions reach the context length */
+            cs[n * head_dim + i] = (float)cos(a);
+            cs[n * head_dim + half + i] = (float)sin(a);
+        }
+}
+
+void rope_forward(float *x, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                  int n_threads) {
+    const int half = head_dim / 2;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (N * n_heads * head_dim > 32768)
+    for (int64_t n = 0; n < N; n++) {
+        const float *c = cs + n * head_dim, *sn = c + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + n * (int64_t)n_heads * head_dim + (int64_t)h * head_dim;
+            for (int i = 0; i < half; i++) {
+                int i0 = layout == ATTRIB_ROPE_INTERLEAVED ? 2 * i : i;
+                int i1 = layout == ATTRIB_ROPE_INTERLEAVED ? 2 * i + 1 : i + half;
+                float a = v[i0], b = v[i1];
+                v[i0] = a * c[i] - b * sn[i];
+                v[i1] = a * sn[i] + b * c[i];
+            }
+        }
+    }
+}
+
+void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, int F, int n_threads) {
+    const int64_t total = N * F;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+int64_t first_nonfinite(const float *x, int64_t n) {
+    /* a float is NaN or Inf exactly when its exponent bits are all ones */
+    const uint32_t *u = (const uint32_t *)x;
+    uint32_t any = 0;
+    for (int64_t i = 0; i < n; i++) any |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    if (!any) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+    return -1;
+}
+
+void residual_forward(float *x, const float *y, int64_t N, int C) {
+    const int64_t total = N * C;
+    for (int64_t i = 0; i < total; i++) x[i] += y[i];
+}
+
+void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
+                       const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *lse, float *scratch,
+                       int n_threads) {
+    const int qd = H * D, kvd = Hkv * D, group = H / Hkv;
+    const float scale = 1.0f / sqrtf((float)D);
+    const int maxP = attention_max_prefix(views, B);
+    const int64_t work = (int64_t)B * H * T;
+#pragma omp parallel num_threads(n_threads) if (work * (maxP + T) * D > 65536)
+    {
+        float *score = scratch + (int64_t)omp_get_thread_num() * (maxP + T);
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t idx = 0; idx < work; idx++) {
+            const int b = (int)(idx / ((int64_t)H * T)), h = (int)(idx / T % H), t = (int)(idx % T);
+            const attn_kv_view *vw = &views[b];
+            const int kvh = h / group, P = vw->P;
+            const float *qv = q + ((int64_t)b * T + t) * qd + (int64_t)h * D;
+            float *o = out + ((int64_t)b * T + t) * qd + (int64_t)h * D;
+            float mx = -INFINITY;
+            for (int j = 0; j < P + t + 1; j++) {
+                const float *kv;
+                int visible;
+                if (j < P) {
+                    kv = vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D;
+                    visible = !vw->prefix_mask || vw->prefix_mask[j];
+                } else {
+                    int64_t r = (int64_t)b * T + (j - P);
+                    kv = k + r * kvd + (int64_t)kvh * D;
+                    visible = !key_mask || key_mask[r];
+                }
+                if (!visible) {
+                    score[j] = -INFINITY;
+                    continue;
+                }
+                float dot = 0.0f;
+                for (int d = 0; d < D; d++) dot += qv[d] * kv[d];
+                score[j] = dot * scale;
+                if (score[j] > mx) mx = score[j];
+            }
+            memset(o, 0, (size_t)D * sizeof *o);
+            float *lse_row = lse ? lse + ((int64_t)b * T + t) * H + h : NULL;
+            if (mx == -INFINITY) { /* nothing visible: zeros rather than NaN */
+                if (lse_row) *lse_row = -INFINITY;
+                continue;
+            }
+            float sum = 0.0f;
+            for (int j = 0; j < P + t + 1; j++) {
+                float e = score[j] == -INFINITY ? 0.0f : expf(score[j] - mx);
+                score[j] = e;
+                sum += e;
+            }
+            if (lse_row) *lse_row = mx + logf(sum);
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < P + t + 1; j++) {
+                if (score[j] == 0.0f) continue;
+                const float *vv = j < P ? vw->prefix_v + (int64_t)j * kvd + (int64_t)kvh * D
+                                        : v + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
+                const float p = score[j] * inv;
+                for (int d = 0; d < D; d++) o[d] += p * vv[d];
+            }
+        }
+    }
+}
+
+int attention_max_prefix(const attn_kv_view *views, int B) {
+    int maxP = 0;
+    for (int b = 0; b < B; b++) maxP = views[b].P > maxP ? views[b].P : maxP;
+    return maxP;
+}
+
+/* ---- backward kernels (activation gradients only, no weight gradients) ---- */
+
+void rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, int64_t N, int C, float eps,
+                      int n_threads) {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (N * C > 32768)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * C, *dr = dout + n * C;
+        float *g = dx + n * C;
+        double ss = 0.0, dot = 0.0;
+        for (int c = 0; c < C; c++) {
+            ss += (double)xr[c] * xr[c];
+            dot += (double)dr[c] * w[c] * xr[c];
+        }
+        const double r = 1.0 / sqrt(ss / C + eps);
+        /* y_i = x_i r w_i, r = (mean x^2 + eps)^-1/2:  dx_i = r w_i dy_i - x_i r^3 (sum_j dy_j w_j x_j) / C */
+        const float a = (float)r, bcoef = (float)(r * r * r * dot / C);
+        for (int c = 0; c < C; c++) g[c] += a * w[c] * dr[c] - bcoef * xr[c];
+    }
+}
+
+void rope_backward(float *dx, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                   int n_threads) {
+    const int half = head_dim / 2;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (N * n_heads * head_dim > 32768)
+    for (int64_t n = 0; n < N; n++) {
+        const float *c = cs + n * head_dim, *sn = c + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = dx + n * (int64_t)n_heads * head_dim + (int64_t)h * head_dim;
+            for (int i = 0; i < half; i++) {
+                int i0 = layout == ATTRIB_ROPE_INTERLEAVED ? 2 * i : i;
+                int i1 = layout == ATTRIB_ROPE_INTERLEAVED ? 2 * i + 1 : i + half;
+                float a = v[i0], b = v[i1]; /* the transpose of the rotation: rotate back */
+                v[i0] = a * c[i] + b * sn[i];
+                v[i1] = -a * sn[i] + b * c[i];
+            }
+        }
+    }
+}
+
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t N, int F,
+                     int n_threads) {
+    const int64_t total = N * F;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        const float g = gate[i], sig = 1.0f / (1.0f + expf(-g)), silu = g * sig;
+        const float d = dout[i];
+        dup[i] = d * silu;
+        dgate[i] = d * up[i] * sig * (1.0f + g * (1.0f - sig));
+    }
+}
+
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
+                        const float *lse, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads) {
+    const int qd = H * D, kvd = Hkv * D, group = H / Hkv;
+    const float scale = 1.0f / sqrtf((float)D);
+    /* one task per (sequence, KV head): it alone writes that head's dK and dV rows */
+    const int64_t work = (int64_t)B * Hkv;
+#pragma omp parallel num_threads(n_threads) if (work > 1 && (int64_t)B * H * T * T * D > 65536)
+    {
+        float *pbuf = scratch + (int64_t)omp_get_thread_num() * 2 * T; /* P_tj of one query */
+        float *gbuf = pbuf + T;                                        /* dP_tj = dO_t . V_j */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t idx = 0; idx < work; idx++) {
+            const int b = (int)(idx / Hkv), kvh = (int)(idx % Hkv);
+            for (int j = 0; j < T; j++) {
+                memset(dk + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D, 0, (size_t)D * sizeof(float));
+                memset(dv + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D, 0, (size_t)D * sizeof(float));
+            }
+            for (int h = kvh * group; h < (kvh + 1) * group; h++)
+                for (int t = 0; t < T; t++) {
+                    const int64_t row = (int64_t)b * T + t;
+                    const float *qv = q + row * qd + (int64_t)h * D, *go = dout + row * qd + (int64_t)h * D;
+                    float *gq = dq + row * qd + (int64_t)h * D;
+                    memset(gq, 0, (size_t)D * sizeof(float));
+                    const float l = lse[row * H + h];
+                    if (l == -INFINITY) continue;
+                    /* P_tj = exp(s_tj - lse_t) recomputed from q and k (cheaper than storing T^2 per head) */
+                    float Dt = 0.0f; /* sum_j P_tj dP_tj */
+                    for (int j = 0; j <= t; j++) {
+                        const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
+                        const float *vv = v + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
+                        float sdot = 0.0f, g = 0.0f;
+                        for (int d = 0; d < D; d++) {
+                            sdot += qv[d] * kv[d];
+                            g += go[d] * vv[d];
+                        }
+                        const float p = expf(sdot * scale - l);
+                        pbuf[j] = p;
+                        gbuf[j] = g;
+                        Dt += p * g;
+                        float *gv = dv + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
+                        for (int d = 0; d < D; d++) gv[d] += p * go[d]; /* dV_j += P_tj dO_t */
+                    }
+                    for (int j = 0; j <= t; j++) {
+                        const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
+                        const float ds = pbuf[j] * (gbuf[j] - Dt) * scale; /* dS_tj through the 1/sqrt(D) scale */
+                        float *gk = dk + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
+                        for (int d = 0; d < D; d++) {
+                            gq[d] += ds * kv[d];
+                            gk[d] += ds * qv[d];
+                        }
+                    }
+                }
+        }
+    }
+}
+
+/* din = sum_j dout[j] @ W[j]: the input gradient of matmul_forward_multi.
+ * The rows of all W[j] are cut into fixed chunks of MATMUL_BWD_CHUNK rows;
+ * each chunk's product lands in its own partial buffer and the partials are
+ * summed in chunk order, so the result does not depend on the thread count. */
+#define MATMUL_BWD_CHUNK 256
+
+size_t matmul_backward_partials(const attrib_weight *const *W, int n_mats) {
+    size_t chunks = 0;
+    for (int j = 0; j < n_mats; j++) chunks += (size_t)((W[j]->rows + MATMUL_BWD_CHUNK - 1) / MATMUL_BWD_CHUNK);
+    return chunks;
+}
+
+void matmul_backward_multi(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           float *partials, float *wscratch, size_t wscratch_per_thread, int n_threads) {
+    const int64_t K = W[0]->cols;
+    int64_t first[MATMUL_MAX_MATS + 1];
+    first[0] = 0;
+    for (int j = 0; j < n_mats; j++) first[j + 1] = first[j] + (W[j]->rows + MATMUL_BWD_CHUNK - 1) / MATMUL_BWD_CHUNK;
+    const int64_t n_chunks = first[n_mats];
+#pragma omp parallel num_threads(n_threads) if (n_chunks > 1)
+    {
+        float *wbuf = wscratch + (size_t)omp_get_thread_num() * wscratch_per_thread;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            int j = 0;
+            while (c >= first[j + 1]) j++;
+            const attrib_weight *w = W[j];
+            const int64_t O = w->rows, r0 = (c - first[j]) * MATMUL_BWD_CHUNK;
+            const int64_t nr = O - r0 < MATMUL_BWD_CHUNK ? O - r0 : MATMUL_BWD_CHUNK;
+            const float *wt;
+            if (w->type == ATTRIB_DTYPE_F32) {
+                wt = (const float *)w->data + r0 * K;
+            } else {
+                for (int64_t r = 0; r < nr; r++) attrib_weight_row(w, r0 + r, wbuf + r * K);
+                wt = wbuf;
+            }
+            /* partial_c (N, K) = dout[j][:, r0:r0+nr] (N, nr) @ W[r0:r0+nr, :] (nr, K) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)nr, 1.0f, dout[j] + r0, (int)O, wt,
+                        (int)K, 0.0f, partials + c * N * K, (int)K);
+        }
+    }
+    const int64_t total = N * K;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        float acc = 0.0f;
+        for (int64_t c = 0; c < n_chunks; c++) acc += partials[c * total + i];
+        din[i] = acc;
+    }
+}
+
+/* din = sum_j dout[j] @ W[j] without partial buffers: din is cut into fixed
+ * column tiles; each tile is one thread's, and sums the matrices in order
+ * with beta = 1 after the first, so results do not depend on the thread count.
+ * Non-F32 matrices must already be dequantised whole into WFULL (in order,
+ * O_j x K floats each). */
+void matmul_backward_tiled(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           const float *wfull, int n_threads) {
+    const int64_t K = W[0]->cols;
+    const float *wp[MATMUL_MAX_MATS];
+    size_t at = 0;
+    for (int j = 0; j < n_mats; j++) {
+        if (W[j]->type == ATTRIB_DTYPE_F32) {
+            wp[j] = W[j]->data;
+        } else {
+            wp[j] = wfull + at;
+            at += (size_t)W[j]->rows * K;
+        }
+    }
+    const int64_t n_tiles = (K + MATMUL_TILE_COLS - 1) / MATMUL_TILE_COLS;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (n_tiles > 1)
+    for (int64_t t = 0; t < n_tiles; t++) {
+        const int64_t k0 = t * MATMUL_TILE_COLS, kc = K - k0 < MATMUL_TILE_COLS ? K - k0 : MATMUL_TILE_COLS;
+        for (int j = 0; j < n_mats; j++) {
+            const int64_t O = W[j]->rows;
+            /* din[:, k0:k0+kc] (+)= dout[j] (N, O) @ W[j][:, k0:k0+kc] (O, kc) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)kc, (int)O, 1.0f, dout[j], (int)O, wp[j] + k0,
+                        (int)K, j == 0 ? 0.0f : 1.0f, din + k0, (int)K);
+        }
+    }
+}
+
+size_t matmul_dequant_whole(float *wfull, const attrib_weight *const *W, int n_mats, int n_threads) {
+    size_t at = 0;
+    for (int j = 0; j < n_mats; j++) {
+        if (W[j]->type == ATTRIB_DTYPE_F32) continue;
+        const attrib_weight *w = W[j];
+        float *dst = wfull + at;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+        for (int64_t r = 0; r < w->rows; r++) attrib_weight_row(w, r, dst + r * w->cols);
+        at += (size_t)w->rows * w->cols;
+    }
+    return at;
+}
+
+size_t matmul_backward_scratch_floats(const attrib_weight *const *W, int n_mats) {
+    size_t need = 0;
+    for (int j = 0; j < n_mats; j++)
+        if (W[j]->type != ATTRIB_DTYPE_F32 && (size_t)W[j]->cols * MATMUL_BWD_CHUNK > need)
+            need = (size_t)W[j]->cols * MATMUL_BWD_CHUNK;
+    return need;
+}

@@ -1,0 +1,108 @@
+/*
+ * kernels.h — the transformer's layer kernels as plain functions, outputs
+ * first, shapes in comments. Each has a naive reference twin used by the
+ * tests; backward passes will sit beside their forward twins.
+ */
+#ifndef ATTRIB_KERNELS_H
+#define ATTRIB_KERNELS_H
+
+#include "model/model.h"
+
+/* out = x / sqrt(mean(x^2) + eps) * w, row by row.  out, x: (N, C); w: (C) */
+void rmsnorm_forward(float *out, const float *x, const float *w, int64_t N, int C, float eps, int n_threads);
+
+/* Width of the column tiles matrix products are split into (see kernels.c). */
+#define MATMUL_TILE_COLS 128
+#define MATMUL_MAX_MATS 4
+
+/* Floats of per-thread scratch matmul_forward_multi needs for these matrices
+ * (0 when all are F32). */
+size_t matmul_scratch_floats(const attrib_weight *const *W, int n_mats);
+
+/* out[j] = in @ W[j]^T (+ bias[j]) for j < n_mats (at most MATMUL_MAX_MATS),
+ * all reading the same input.  out[j]: (N, O_j); in: (N, K); W[j]: (O_j, K)
+ * in any stored type; bias (may be NULL) and bias[j]: (O_j) or NULL.
+ * SCRATCH holds n_threads * scratch_per_thread floats. */
+void matmul_forward_multi(int n_mats, float *const *out, const float *in, const attrib_weight *const *W,
+                          const float *const *bias, int64_t N, float *scratch, size_t scratch_per_thread, int n_threads);
+void matmul_forward(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N, float *scratch,
+                    size_t scratch_per_thread, int n_threads);
+void matmul_forward_naive(float *out, const float *in, const attrib_weight *W, const float *bias, int64_t N);
+
+/* cos and sin of every token's RoPE angles.  cs: (N, head_dim) = [cos (D/2) | sin (D/2)];
+ * pos: (N); inv_freq: (head_dim/2). */
+void rope_table(float *cs, const int32_t *pos, int64_t N, int head_dim, const float *inv_freq);
+
+/* Rotates each head of x in place by its token's angles.
+ * x: (N, n_heads * head_dim); cs: (N, head_dim) from rope_table. */
+void rope_forward(float *x, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                  int n_threads);
+
+/* out = silu(gate) * up.  out, gate, up: (N, F) */
+void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, int F, int n_threads);
+
+/* x += y.  x, y: (N, C) */
+void residual_forward(float *x, const float *y, int64_t N, int C);
+
+/* Index of the first NaN or Inf among N floats, or -1. A pass checks its
+ * residual stream after every block, so that a non-finite value is reported
+ * naming the block (and never flows silently into an attribution). */
+int64_t first_nonfinite(const float *x, int64_t n);
+
+/* Keys and values visible to one sequence: a cached prefix (may be empty)
+ * followed by this pass's tokens. */
+typedef struct attn_kv_view {
+    const float *prefix_k, *prefix_v; /* (P, kv_dim) or NULL */
+    const uint8_t *prefix_mask;       /* (P) or NULL = all visible */
+    int P;
+} attn_kv_view;
+
+/* Causal grouped-query attention for B sequences of T new tokens.
+ * out: (B*T, H*D); q: (B*T, H*D); k, v: (B*T, Hkv*D); key_mask: (B*T) or NULL;
+ * views: (B). A query attends to every visible prefix position and to the new
+ * positions up to its own. A query with no visible key gets zeros.
+ * lse: (B*T, H) log-sum-exp of each query's scaled scores (for the backward),
+ * or NULL. */
+void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
+                       const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *lse, float *scratch,
+                       int n_threads);
+/* Largest prefix among VIEWS; attention_forward's SCRATCH holds
+ * n_threads * (max_prefix + T) floats. */
+int attention_max_prefix(const attn_kv_view *views, int B);
+
+/* ---- backward twins: activation gradients only ---------------------------- */
+
+/* dx += d rmsnorm(x) / dx applied to dout.  dx, dout, x: (N, C) */
+void rmsnorm_backward(float *dx, const float *dout, const float *x, const float *w, int64_t N, int C, float eps,
+                      int n_threads);
+
+/* dx (N, n_heads*head_dim) in place: the gradient through rope_forward. */
+void rope_backward(float *dx, const float *cs, int64_t N, int n_heads, int head_dim, attrib_rope_layout layout,
+                   int n_threads);
+
+/* dgate, dup = gradients of out = silu(gate) * up.  all (N, F) */
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t N, int F,
+                     int n_threads);
+
+/* Gradients of causal attention without a prefix or key mask (the gradient
+ * passes run whole sequences). dq: (B*T, H*D); dk, dv: (B*T, Hkv*D), all
+ * overwritten; lse from attention_forward; scratch: n_threads * 2T floats. */
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
+                        const float *lse, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads);
+
+/* din (N, K) = sum_j dout[j] (N, O_j) @ W[j] (O_j, K), overwriting din.
+ * partials: matmul_backward_partials(W) * N * K floats; wscratch:
+ * n_threads * matmul_backward_scratch_floats(W) floats. */
+size_t matmul_backward_partials(const attrib_weight *const *W, int n_mats);
+size_t matmul_backward_scratch_floats(const attrib_weight *const *W, int n_mats);
+void matmul_backward_multi(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           float *partials, float *wscratch, size_t wscratch_per_thread, int n_threads);
+
+/* The same product tiled over din's columns, with no partial buffers: the
+ * faster choice when the non-F32 matrices can be dequantised whole into
+ * WFULL first (matmul_dequant_whole; returns the floats written). */
+void matmul_backward_tiled(float *din, int n_mats, const float *const *dout, const attrib_weight *const *W, int64_t N,
+                           const float *wfull, int n_threads);
+size_t matmul_dequant_whole(float *wfull, const attrib_weight *const *W, int n_mats, int n_threads);
+
+#endif /* ATTRIB_KERNELS_H */
