@@ -1,5 +1,5 @@
-"""Forward-pass benchmark: attrib against the PyTorch peer, same model, same
-tokens, same thread count, in the same run.
+"""Forward-pass benchmark: attrib against the PyTorch peer and llama.cpp,
+same model, same tokens, same thread count, in the same run.
 
 Model: random weights with SmolLM2-135M's real shape (from the shared
 config.json: 30 layers, width 576, 9 heads / 3 KV heads, FFN 1536,
@@ -10,6 +10,17 @@ same run, the peer's tokens/s, the speed-up, and the largest difference
 between the two sides' logits (a check that both did the same job).
 
     /usr/bin/python3 bench/bench_forward.py [--threads 2] [--reps 5] [--build build]
+
+llama.cpp (the second peer) is libllama from the npm package
+@node-llama-cpp/linux-x64 3.22.1 (llama.cpp release v0.5.0), driven by
+tests/llamacpp/llamacpp_ref.py (installed there with `npm ci` on first use).
+It runs prompt processing of the same B x T tokens (one llama_decode of all
+sequences, logits of each sequence's last token, as attrib's run) with the
+library's default settings ("as it ships": F16 K/V cache, flash attention
+auto, n_ubatch 512) at 1 thread, at --threads, and at its default thread
+count (llama_context_default_params: 4); the table gives the tokens/s at
+--threads, its fastest of the three and which that is, and attrib's ratio to
+each (>1: attrib is faster). --no-torch / --no-llamacpp leave a peer out.
 
 Absolute times on shared machines are noise; the ratios are the signal.
 """
@@ -40,6 +51,8 @@ def main():
     ap.add_argument("--dtypes", default="f32,q8_0")
     ap.add_argument("--shapes", default="1x32,1x128,8x32,8x128", help="BxT list")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "attrib-bench-models"))
+    ap.add_argument("--no-torch", action="store_true", help="leave the PyTorch peer out")
+    ap.add_argument("--no-llamacpp", action="store_true", help="leave the llama.cpp peer out")
     ap.add_argument("--peer-torch-threads", type=int, default=1,
                     help="torch intra-op threads of the peer (its BLAS gets --threads); see peer_env")
     a = ap.parse_args()
@@ -49,14 +62,21 @@ def main():
     os.makedirs(a.cache, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
     penv = peer_env(a.threads, a.peer_torch_threads)
-    rows = []
+    rows, lrows = [], []
     print("machine: %s, %d CPUs; threads %d; reps %d (median)" % (cpu_model(), os.cpu_count(), a.threads, a.reps))
-    print(peer_note(a.threads, a.peer_torch_threads))
+    if not a.no_torch:
+        print(peer_note(a.threads, a.peer_torch_threads))
+    llama = None if a.no_llamacpp else LlamaCppPeer()
+    if llama:
+        print(llama.note)
     for dt in a.dtypes.split(","):
-        model = os.path.join(a.cache, "smollm2-135m-shape-%s.gguf" % dt)
+        # with SmolLM2's tokenizer in the file: llama.cpp loads no model without one
+        model = os.path.join(a.cache, "smollm2-135m-shape-tok-%s.gguf" % dt)
         if not os.path.exists(model):
             subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_gguf.py"), model, "--config", config,
-                            "--dtype", dt, "--seed", "1", "--quiet"], check=True)
+                            "--dtype", dt, "--seed", "1", "--quiet", "--tokenizer-from",
+                            os.path.join(os.path.dirname(config), "tokenizer.json"), "--tokenizer-pre", "smollm"],
+                           check=True)
         for shape in a.shapes.split(","):
             B, T = (int(x) for x in shape.split("x"))
             rng = np.random.default_rng(B * 1000 + T)
@@ -66,6 +86,11 @@ def main():
                 ids.tofile(idf)
                 ours = run_json([bench_bin, model, "-b", str(B), "-t", str(T), "--threads", str(a.threads),
                                  "--reps", str(a.reps), "--ids-file", idf, "--logits-file", la], env)
+                if llama:
+                    lrows.append(llama.row(model, dt, ids, ours, np.fromfile(la, np.float32), a))
+                    print_llama_rows(lrows[-1:], header=len(lrows) == 1)
+                if a.no_torch:
+                    continue
                 peer = run_json([sys.executable, os.path.join(HERE, "torch_peer.py"), "forward", model, "--ids-file", idf,
                                  "-b", str(B), "-t", str(T), "--threads", str(a.threads), "--reps", str(a.reps),
                                  "--logits-file", lp], penv)
@@ -76,6 +101,11 @@ def main():
                          "%.2fx" % (peer["seconds"] / ours["seconds"]), "%.0f" % ours["peak_rss_mib"],
                          "%.0f" % peer["peak_rss_mib"], "%.1e" % diff])
             print_rows(rows[-1:], header=len(rows) == 1)
+    if llama:
+        llama.close()
+        if rows:
+            print("\nllama.cpp:")
+            print_llama_rows(lrows, header=True)
     print("\nGFLOP counts matrix products and attention for the tokens processed plus the last position's logits.")
 
 
@@ -87,6 +117,62 @@ def print_rows(rows, header):
     w = [max(len(h), 8) for h in HEAD]
     if header:
         print("  ".join(h.rjust(x) for h, x in zip(HEAD, w)))
+    for r in rows:
+        print("  ".join(str(c).rjust(x) for c, x in zip(r, w)))
+    sys.stdout.flush()
+
+
+class LlamaCppPeer:
+    """llama.cpp through tests/llamacpp/llamacpp_ref.py (JSON lines)."""
+
+    def __init__(self):
+        drv = os.path.join(REPO, "tests", "llamacpp", "llamacpp_ref.py")
+        self.p = subprocess.Popen([sys.executable, drv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        info = self("info")
+        self.note = ("peer: llama.cpp %s (%s, release %s), CPU backend %s, library defaults (F16 K/V cache, "
+                     "flash attention auto)" % (info["llama_version"], info["package"], info["llama_cpp_release"],
+                                                info["cpu_backend"]))
+
+    def __call__(self, op, **req):
+        req["op"] = op
+        self.p.stdin.write(json.dumps(req) + "\n")
+        self.p.stdin.flush()
+        res = json.loads(self.p.stdout.readline() or '{"error": "llamacpp_ref.py exited"}')
+        if "error" in res:
+            raise RuntimeError("llama.cpp: " + res["error"])
+        return res
+
+    def row(self, model, dt, ids, ours, attrib_logits, a):
+        batch = ids.tolist()
+        tps = {}
+        for label, threads in (("1", 1), (str(a.threads), a.threads), ("default (4)", None)):
+            if label in tps:
+                continue
+            r = self("bench", model=model, batch=batch, threads=threads, reps=a.reps, defaults=True)
+            tps[label] = len(batch) * len(batch[0]) / float(np.median(r["seconds"]))
+        best = max(tps, key=tps.get)
+        # same job: llama.cpp's last-position logits of sequence 0 (F32 reference settings)
+        ref = np.asarray(self("logits", model=model, ids=batch[0], threads=a.threads)["logits"], np.float32)
+        diff = float(np.max(np.abs(ref - attrib_logits[:ref.size])))
+        mine = ours["tokens_per_s"]
+        same = tps[str(a.threads)]
+        return [dt, len(batch), len(batch[0]), "%.0f" % mine, "%.0f" % same, "%.2fx" % (mine / same),
+                "%.0f" % tps[best], best, "%.2fx" % (mine / tps[best]),
+                "  ".join("%s:%.0f" % kv for kv in tps.items()), "%.1e" % diff]
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
+LHEAD = ["weights", "B", "T", "attrib tok/s", "llama.cpp tok/s", "attrib/llama.cpp", "llama.cpp best", "best threads",
+         "attrib/best", "llama.cpp tok/s by threads", "max|dlogit|"]
+
+
+def print_llama_rows(rows, header):
+    w = [max(len(h), 8) for h in LHEAD]
+    if header:
+        print("  ".join(h.rjust(x) for h, x in zip(LHEAD, w)))
     for r in rows:
         print("  ".join(str(c).rjust(x) for c, x in zip(r, w)))
     sys.stdout.flush()

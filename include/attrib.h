@@ -121,7 +121,12 @@ typedef enum attrib_format {
     ATTRIB_FORMAT_HF = 1 /* Hugging Face directory: config.json + safetensors */
 } attrib_format;
 
-/* Tensor element types, numbered as GGUF numbers them. */
+/* Tensor element types, numbered as GGUF (ggml) numbers them. Every value
+ * listed here can be read; other ggml types (IQ2_XXS, IQ3_S, Q8_K, TQ1_0 ...)
+ * are refused with ATTRIB_E_UNSUPPORTED naming the type and the tensor.
+ * Q2_K and Q3_K use 256-element super-blocks of 16 sub-blocks (2- and 3-bit
+ * quants); IQ4_NL (32-element blocks) and IQ4_XS (256-element super-blocks)
+ * map 4-bit indices through ggml's fixed non-linear 16-value table. */
 typedef enum attrib_dtype {
     ATTRIB_DTYPE_F32 = 0,
     ATTRIB_DTYPE_F16 = 1,
@@ -130,9 +135,13 @@ typedef enum attrib_dtype {
     ATTRIB_DTYPE_Q5_0 = 6,
     ATTRIB_DTYPE_Q5_1 = 7,
     ATTRIB_DTYPE_Q8_0 = 8,
+    ATTRIB_DTYPE_Q2_K = 10,
+    ATTRIB_DTYPE_Q3_K = 11,
     ATTRIB_DTYPE_Q4_K = 12,
     ATTRIB_DTYPE_Q5_K = 13,
     ATTRIB_DTYPE_Q6_K = 14,
+    ATTRIB_DTYPE_IQ4_NL = 20,
+    ATTRIB_DTYPE_IQ4_XS = 23,
     ATTRIB_DTYPE_BF16 = 30,
     ATTRIB_DTYPE_COUNT_ = 31
 } attrib_dtype;
@@ -151,7 +160,7 @@ attrib_model_options attrib_model_default_options(void);
 typedef struct attrib_model_info {
     const char *path;          /* as given to attrib_model_load */
     attrib_format format;
-    const char *arch;          /* "llama", "qwen2", ... */
+    const char *arch;          /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3" */
     const char *name;          /* general.name or the directory name; may be "" */
     int n_layer;
     int n_embd;                /* C */
@@ -171,6 +180,16 @@ typedef struct attrib_model_info {
     uint64_t n_params;         /* parameters, tied matrices counted once */
     uint64_t weight_bytes;     /* bytes of tensor data as stored */
     uint32_t dtype_counts[ATTRIB_DTYPE_COUNT_]; /* tensors per attrib_dtype */
+    const char *activation;    /* of the gated FFN: "silu" (SwiGLU) or "gelu_tanh" (GeGLU) */
+    int has_qk_norm;           /* per-head RMSNorm of Q and K (qwen3, gemma3) */
+    int has_post_norms;        /* RMSNorm of the attention and FFN outputs (gemma2, gemma3) */
+    float embed_scale;         /* the embeddings are multiplied by this (sqrt(n_embd) for gemma; else 1) */
+    float attn_scale;          /* the factor of q.k in attention (usually 1/sqrt(head_dim)) */
+    float attn_softcap;        /* attention logits soft-capped at this (gemma2), or 0 */
+    float final_softcap;       /* output logits soft-capped at this (gemma2), or 0 */
+    int sliding_window;        /* positions a windowed layer sees (its own included), or 0 */
+    int n_windowed_layers;     /* layers that use the window (the others see the whole context) */
+    float rope_theta_local;    /* RoPE base of the windowed layers when it differs (gemma3), or 0 */
 } attrib_model_info;
 
 /* Loads a model: PATH is a .gguf file or a Hugging Face directory (or its
@@ -306,6 +325,11 @@ int attrib_tokenizer_bos(const attrib_tokenizer *tok); /* -1 if none */
 int attrib_tokenizer_eos(const attrib_tokenizer *tok); /* -1 if none */
 int attrib_tokenizer_unk(const attrib_tokenizer *tok); /* -1 if none */
 int attrib_tokenizer_pad(const attrib_tokenizer *tok); /* -1 if none */
+/* The model's chat template: Jinja text from GGUF tokenizer.chat_template or
+ * tokenizer_config.json "chat_template" (a string, or the list entry named
+ * "default", else the first). Borrowed; NULL if the model carries none. It
+ * is data only: attrib never executes it (see attrib_chat_detect). */
+const char *attrib_tokenizer_chat_template(const attrib_tokenizer *tok);
 /* Token text as stored in the vocabulary (borrowed; *len set; NULL if id invalid). */
 const char *attrib_tokenizer_piece(const attrib_tokenizer *tok, int32_t id, size_t *len);
 attrib_token_type attrib_tokenizer_token_type(const attrib_tokenizer *tok, int32_t id);
@@ -685,6 +709,47 @@ void attrib_prompt_free(attrib_prompt *prompt);
  * different first token). ATTRIB_E_BAD_TEXT if the word is not exactly one
  * token there or merges with the template's end. */
 attrib_status attrib_template_label_token(const attrib_tokenizer *tok, const char *tmpl, const char *word, int32_t *id_out);
+
+/* ------------------------------------------------------------------------
+ * Chat-template families (the model's own chat template, "--template auto")
+ *
+ * A model's Jinja chat template is recognised by distinctive literal markers
+ * (never executed) as one of a fixed table of families, each with its exact
+ * layout: llama-guard-3, qwen3, chatml, llama3, gemma, phi3, mistral-tekken,
+ * mistral. docs/templates.md gives every layout and how it was checked
+ * against llama.cpp's llama_chat_apply_template.
+ * ---------------------------------------------------------------------- */
+typedef struct attrib_chat_family {
+    const char *name;     /* e.g. "llama3" */
+    const char *title;    /* the models it covers */
+    int guard;            /* a safety classifier: its prompt asks for a verdict */
+    int system;           /* 1 own system turn; 0 system text opens the user turn; -1 none */
+    int trims;            /* message text is stripped of surrounding ASCII whitespace */
+    const char *positive, *negative; /* label words of the verdict target: the
+                                        guard's ("unsafe"/"safe") or the answer to
+                                        the judge question ("Yes"/"No") */
+} attrib_chat_family;
+
+/* Recognises CHAT_TEMPLATE's family (*family_out is static). Errors:
+ * ATTRIB_E_UNSUPPORTED naming the known families if none matches. */
+attrib_status attrib_chat_detect(const char *chat_template, const attrib_chat_family **family_out);
+/* A family by name (NULL if unknown), and the NULL-terminated names. */
+const attrib_chat_family *attrib_chat_family_get(const char *name);
+const char *const *attrib_chat_family_names(void);
+
+#define ATTRIB_CHAT_THINKING 1u /* qwen3: leave thinking on (no empty <think> block) */
+/* Builds an attrib template (one {input} slot, for attrib_template_apply)
+ * that lays out one conversation in FAMILY's format: the optional SYSTEM
+ * text (NULL = none; literal), one user message USER (a template fragment
+ * that holds the {input} slot, e.g. "{input}", with "{{"/"}}" for literal
+ * braces) and the generation prompt. With TOK (may be NULL), families whose
+ * template opens with BOS get the BOS piece written first, so BOS is there
+ * even when the tokenizer would not add it. Families that trim (trims = 1)
+ * trim SYSTEM here; the caller trims the input text itself. Errors:
+ * ATTRIB_E_INVALID_ARG for a SYSTEM the family cannot take or a USER without
+ * {input}. *tmpl_out is freed with attrib_free. */
+attrib_status attrib_chat_build(const attrib_tokenizer *tok, const attrib_chat_family *family, const char *system,
+                                const char *user, unsigned flags, char **tmpl_out);
 
 /* ------------------------------------------------------------------------
  * Datasets: labelled prompts from CSV or JSON/JSONL files

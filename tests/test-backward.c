@@ -1,6 +1,8 @@
 /*
- * test-backward.c — every backward kernel and the whole model's input
- * gradient against central finite differences of the forward.
+ * test-backward.c — every backward kernel (including GeGLU, soft-capping,
+ * attention with soft-capped scores, a sliding window, a cached prefix and
+ * key masks, and per-head RMSNorm) and the whole model's input gradient
+ * against central finite differences of the forward.
  *
  * Each op is checked through a scalar loss L = sum_i w_i out_i with random
  * w (accumulated in double): the analytic gradient is the op's backward
@@ -188,6 +190,128 @@ static void test_attention_backward(void **state) {
     report("attention d/dv", fd_compare(v, sizeof v / 4, dv, att_loss, &c, 2e-2));
 }
 
+/* ---- GeGLU (tanh GELU) ---- */
+typedef struct { const float *other, *ww; int wrt_gate; } geglu_ctx;
+static double geglu_loss(void *p, const float *x) {
+    geglu_ctx *c = p;
+    float out[SN];
+    if (c->wrt_gate) geglu_forward(out, x, c->other, 1, SN, 1);
+    else geglu_forward(out, c->other, x, 1, SN, 1);
+    return dot(out, c->ww, SN);
+}
+static void test_geglu_backward(void **state) {
+    (void)state;
+    float gate[SN], up[SN], ww[SN], dg[SN], du[SN];
+    fill(gate, SN, 4.0);
+    fill(up, SN, 2.0);
+    fill(ww, SN, 1.0);
+    geglu_backward(dg, du, ww, gate, up, 1, SN, 1);
+    geglu_ctx c1 = {up, ww, 1}, c2 = {gate, ww, 0};
+    report("geglu d/dgate", fd_compare(gate, SN, dg, geglu_loss, &c1, 1e-2));
+    report("geglu d/dup", fd_compare(up, SN, du, geglu_loss, &c2, 1e-2));
+}
+
+/* ---- soft-capping, its backward fed the forward's output ---- */
+enum { CN = 3, CV = 30 };
+typedef struct { const float *ww; float cap; } cap_ctx;
+static double cap_loss(void *p, const float *x) {
+    cap_ctx *c = p;
+    float y[CN * CV];
+    softcap_forward(y, x, CN, CV, c->cap, 1);
+    return dot(y, c->ww, CN * CV);
+}
+static void test_softcap_backward(void **state) {
+    (void)state;
+    float x[CN * CV], y[CN * CV], ww[CN * CV], dx[CN * CV];
+    fill(x, CN * CV, 60.0); /* cap 30: from the linear part to deep saturation */
+    fill(ww, CN * CV, 1.0);
+    memcpy(y, x, sizeof y);
+    softcap_forward(y, y, CN, CV, 30.0f, 1); /* in place, as for logits */
+    memcpy(dx, ww, sizeof dx);
+    softcap_backward(dx, dx, y, CN, CV, 30.0f, 1); /* in place too */
+    cap_ctx c = {ww, 30.0f};
+    report("softcap", fd_compare(x, CN * CV, dx, cap_loss, &c, 5e-2));
+}
+
+/* ---- attention with options: soft-capped scores, sliding window, explicit
+ * scale, a cached prefix (a constant) and key masks ---- */
+enum { XP = 3 };
+typedef struct { float *q, *k, *v; const float *ww; const uint8_t *mask; const attn_kv_view *views; attn_opts o; } attx_ctx;
+static double attx_loss(void *p, const float *unused) {
+    (void)unused;
+    attx_ctx *c = p;
+    float out[AB * AT * AH * AD], scratch[XP + AT];
+    attention_forward_ex(out, c->q, c->k, c->v, c->mask, c->views, AB, AT, AH, AKV, AD, &c->o, NULL, scratch, 1);
+    return dot(out, c->ww, sizeof out / 4);
+}
+static void test_attention_ex_backward(void **state) {
+    (void)state;
+    static float q[AB * AT * AH * AD], k[AB * AT * AKV * AD], v[AB * AT * AKV * AD], ww[AB * AT * AH * AD];
+    static float pk[XP * AKV * AD], pv[XP * AKV * AD];
+    static float out[AB * AT * AH * AD], lse[AB * AT * AH], dq[sizeof q / 4], dk[sizeof k / 4], dv[sizeof v / 4];
+    float scratch[2 * 2 * (XP + AT)];
+    const uint8_t mask[AB * AT] = {1, 1, 1, 0, 1, 1, 1, 1, 1, 1};
+    const uint8_t pmask[XP] = {1, 0, 1};
+    fill(q, sizeof q / 4, 1.5);
+    fill(k, sizeof k / 4, 1.5);
+    fill(v, sizeof v / 4, 1.0);
+    fill(pk, sizeof pk / 4, 1.5);
+    fill(pv, sizeof pv / 4, 1.0);
+    fill(ww, sizeof ww / 4, 1.0);
+    static const int32_t prefix_gapped[XP] = {0, 1, 4}; /* prefix positions with a gap too */
+    const attn_kv_view with_prefix[AB] = {{pk, pv, pmask, XP, NULL}, {NULL, NULL, NULL, 0, NULL}};
+    const attn_kv_view with_prefix_pos[AB] = {{pk, pv, pmask, XP, prefix_gapped}, {NULL, NULL, NULL, 0, NULL}};
+    const attn_kv_view no_prefix[AB] = {{NULL, NULL, NULL, 0, NULL}, {NULL, NULL, NULL, 0, NULL}};
+    /* explicit positions with gaps (the prefix ends at position 4) */
+    static const int32_t gapped[AB * AT] = {XP + 2, XP + 3, XP + 5, XP + 6, XP + 7, 0, 1, 2, 3, 4};
+    const struct {
+        const char *name;
+        attn_opts o;
+        int prefix, masked;
+    } cases[] = {
+        {"softcap 1", {0.0f, 1.0f, 0, NULL}, 0, 0},
+        {"window 2", {0.0f, 0.0f, 2, NULL}, 0, 0},
+        {"softcap+window 3+scale+prefix+mask", {0.7f, 1.2f, 3, NULL}, 1, 1},
+        {"window 3+prefix+positions", {0.0f, 0.0f, 3, gapped}, 2, 0},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        const attn_kv_view *views = cases[ci].prefix == 2 ? with_prefix_pos : cases[ci].prefix ? with_prefix : no_prefix;
+        const uint8_t *m = cases[ci].masked ? mask : NULL;
+        attention_forward_ex(out, q, k, v, m, views, AB, AT, AH, AKV, AD, &cases[ci].o, lse, scratch, 2);
+        attention_backward_ex(dq, dk, dv, ww, q, k, v, m, views, AB, AT, AH, AKV, AD, &cases[ci].o, lse, scratch, 2);
+        attx_ctx c = {q, k, v, ww, m, views, cases[ci].o};
+        char what[96];
+        snprintf(what, sizeof what, "attn %s d/dq", cases[ci].name);
+        report(what, fd_compare(q, sizeof q / 4, dq, attx_loss, &c, 2e-2));
+        snprintf(what, sizeof what, "attn %s d/dk", cases[ci].name);
+        report(what, fd_compare(k, sizeof k / 4, dk, attx_loss, &c, 2e-2));
+        snprintf(what, sizeof what, "attn %s d/dv", cases[ci].name);
+        report(what, fd_compare(v, sizeof v / 4, dv, attx_loss, &c, 2e-2));
+        if (cases[ci].masked) /* a masked key gets no gradient */
+            for (int d = 0; d < AKV * AD; d++) assert_true(dk[3 * AKV * AD + d] == 0.0f && dv[3 * AKV * AD + d] == 0.0f);
+    }
+}
+
+/* ---- per-head RMSNorm (q viewed as (N*H, D), one weight of D) ---- */
+enum { QN = 3, QH = 4, QD = 8 };
+typedef struct { const float *w, *ww; } qn_ctx;
+static double qn_loss(void *p, const float *x) {
+    qn_ctx *c = p;
+    float out[QN * QH * QD];
+    rmsnorm_forward(out, x, c->w, QN * QH, QD, 1e-6f, 1);
+    return dot(out, c->ww, QN * QH * QD);
+}
+static void test_rmsnorm_per_head_backward(void **state) {
+    (void)state;
+    float x[QN * QH * QD], w[QD], ww[QN * QH * QD], g[QN * QH * QD] = {0};
+    fill(x, sizeof x / 4, 1.0);
+    fill(w, QD, 1.0);
+    fill(ww, sizeof ww / 4, 1.0);
+    rmsnorm_backward(g, ww, x, w, QN * QH, QD, 1e-6f, 1);
+    qn_ctx c = {w, ww};
+    report("rmsnorm per head", fd_compare(x, sizeof x / 4, g, qn_loss, &c, 1e-2));
+}
+
 /* ---- matmul input gradient (several matrices sharing the input) ---- */
 enum { MN = 3, MK = 40, MO1 = 300, MO2 = 7 }; /* MO1 > one backward chunk of 256 rows */
 typedef struct { const attrib_weight *w1, *w2; const float *ww1, *ww2; } mm_ctx;
@@ -254,7 +378,7 @@ static void test_model_input_gradient(void **state) {
         for (int v = 1; v < V; v++) /* differentiate the top logit */
             if (c.logits[v] > c.logits[c.target]) c.target = v;
         double value;
-        const grad_readout ro = {logit_target, &c, NULL, 0};
+        const grad_readout ro = {logit_target, NULL, 0, &c};
         assert_int_equal(attrib_grad_pass(m, emb, 1, T, &ro, g, &value), ATTRIB_OK);
         assert_true(fabs(value - c.logits[c.target]) <= 1e-5 * fabs(value) + 1e-6);
         double ms = 0; /* the step scales with the embeddings (llama-2-tiny's are ~0.02) */
@@ -296,6 +420,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rmsnorm_backward),   cmocka_unit_test(test_rope_backward),
         cmocka_unit_test(test_swiglu_backward),    cmocka_unit_test(test_attention_backward),
+        cmocka_unit_test(test_geglu_backward),     cmocka_unit_test(test_softcap_backward),
+        cmocka_unit_test(test_attention_ex_backward), cmocka_unit_test(test_rmsnorm_per_head_backward),
         cmocka_unit_test(test_matmul_backward),    cmocka_unit_test(test_model_input_gradient),
         cmocka_unit_test(test_gradient_threads),
     };

@@ -112,7 +112,7 @@ static void test_attention_vs_definition(void **state) {
     fill(v, sizeof v / 4, 1.0f);
     fill(pk, sizeof pk / 4, 1.0f);
     fill(pv, sizeof pv / 4, 1.0f);
-    attn_kv_view views[B] = {{pk, pv, pmask, P}, {NULL, NULL, NULL, 0}};
+    attn_kv_view views[B] = {{pk, pv, pmask, P, NULL}, {NULL, NULL, NULL, 0, NULL}};
     attention_forward(out, q, k, v, mask, views, B, T, H, Hkv, D, NULL, scratch, 2);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
@@ -136,6 +136,173 @@ static void test_attention_vs_definition(void **state) {
                 }
                 for (int d = 0; d < D; d++) assert_true(fabs(out[(b * T + t) * qd + h * D + d] - o[d]) < 1e-5);
             }
+}
+
+/* Per-head RMSNorm (Qwen3 / Gemma 3 q_norm and k_norm): q (N, H*D) viewed as
+ * (N*H, D) rows with one weight of D, against the per-head definition. */
+static void test_rmsnorm_per_head(void **state) {
+    (void)state;
+    enum { N = 3, H = 4, D = 8 };
+    float q[N * H * D], w[D], out[N * H * D];
+    fill(q, sizeof q / 4, 2.0f);
+    fill(w, D, 1.5f);
+    rmsnorm_forward(out, q, w, (int64_t)N * H, D, 1e-6f, 2);
+    double worst = 0;
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < H; h++) {
+            const float *x = q + (size_t)n * H * D + (size_t)h * D; /* head h of token n */
+            double ss = 0;
+            for (int d = 0; d < D; d++) ss += (double)x[d] * x[d];
+            const double r = 1.0 / sqrt(ss / D + 1e-6);
+            for (int d = 0; d < D; d++)
+                worst = fmax(worst, fabs(out[(size_t)n * H * D + (size_t)h * D + d] - x[d] * r * w[d]));
+        }
+    printf("[forward] rmsnorm per head: max |error| %.2e\n", worst);
+    assert_true(worst < 1e-5);
+}
+
+/* GeGLU with the tanh GELU (gelu_pytorch_tanh), by its definition in double. */
+static void test_geglu(void **state) {
+    (void)state;
+    enum { N = 3, F = 41 };
+    float gate[N * F], up[N * F], out[N * F];
+    fill(gate, N * F, 6.0f);
+    fill(up, N * F, 2.0f);
+    gate[0] = 0.0f;
+    gate[1] = -20.0f; /* deep in the tail: gelu -> -0 */
+    geglu_forward(out, gate, up, N, F, 2);
+    double worst = 0;
+    for (int i = 0; i < N * F; i++) {
+        const double g = gate[i];
+        const double ref = 0.5 * g * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (g + 0.044715 * g * g * g))) * up[i];
+        worst = fmax(worst, fabs(out[i] - ref) / fmax(1.0, fabs(ref)));
+    }
+    printf("[forward] geglu: max error %.2e\n", worst);
+    assert_true(worst < 1e-6);
+    /* a value hand-computed from the definition: gelu_tanh(1) = 0.841191990... */
+    float one = 1.0f, u1 = 1.0f, o1;
+    geglu_forward(&o1, &one, &u1, 1, 1, 1);
+    assert_true(fabs(o1 - 0.8411919906) < 1e-6);
+}
+
+/* Soft-capping cap * tanh(x / cap), out of place and in place. */
+static void test_softcap(void **state) {
+    (void)state;
+    enum { N = 4, V = 50 };
+    const float cap = 30.0f;
+    float x[N * V], out[N * V], inplace[N * V];
+    fill(x, N * V, 120.0f);
+    softcap_forward(out, x, N, V, cap, 2);
+    memcpy(inplace, x, sizeof x);
+    softcap_forward(inplace, inplace, N, V, cap, 2);
+    assert_memory_equal(out, inplace, sizeof out);
+    double worst = 0;
+    for (int i = 0; i < N * V; i++) {
+        worst = fmax(worst, fabs(out[i] - cap * tanh((double)x[i] / cap)));
+        assert_true(fabs(out[i]) <= cap);
+    }
+    printf("[forward] softcap: max |error| %.2e\n", worst);
+    assert_true(worst < 1e-5);
+}
+
+/* Attention with options, by the definition in double: scores s = scale q.k,
+ * then s = softcap tanh(s / softcap), keys limited by causality (index), the
+ * key masks and the sliding window (query position - key position < window),
+ * softmax over what is left, zeros when nothing is. */
+static void attn_ref(double *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
+                     const attn_kv_view *views, int B, int T, int H, int Hkv, int D, double scale, double softcap,
+                     int window, const int32_t *pos) {
+    const int qd = H * D, kvd = Hkv * D;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                const attn_kv_view *vw = &views[b];
+                const int kvh = h / (H / Hkv), P = vw->P, n = P + t + 1;
+                const long pq = pos ? pos[b * T + t] : P + t;
+                double *s = malloc(sizeof(double) * n), mx = -INFINITY, sum = 0, *o = out + (size_t)(b * T + t) * qd + h * D;
+                int *vis = malloc(sizeof(int) * n);
+                for (int j = 0; j < n; j++) {
+                    const float *kk = j < P ? vw->prefix_k + j * kvd + kvh * D : k + (b * T + j - P) * kvd + kvh * D;
+                    const long pk = j < P ? (vw->prefix_pos ? vw->prefix_pos[j] : j)
+                                          : (pos ? pos[b * T + j - P] : j);
+                    vis[j] = j < P ? (!vw->prefix_mask || vw->prefix_mask[j]) : (!key_mask || key_mask[b * T + j - P]);
+                    if (window > 0 && pq - pk >= window) vis[j] = 0;
+                    double dot = 0;
+                    for (int d = 0; d < D; d++) dot += (double)q[(b * T + t) * qd + h * D + d] * kk[d];
+                    s[j] = scale * dot;
+                    if (softcap > 0) s[j] = softcap * tanh(s[j] / softcap);
+                    if (vis[j] && s[j] > mx) mx = s[j];
+                }
+                for (int d = 0; d < D; d++) o[d] = 0;
+                for (int j = 0; j < n; j++) sum += vis[j] ? exp(s[j] - mx) : 0;
+                for (int j = 0; j < n; j++) {
+                    if (!vis[j]) continue;
+                    const float *vv = j < P ? vw->prefix_v + j * kvd + kvh * D : v + (b * T + j - P) * kvd + kvh * D;
+                    for (int d = 0; d < D; d++) o[d] += exp(s[j] - mx) / sum * vv[d];
+                }
+                free(s);
+                free(vis);
+            }
+}
+
+static void test_attention_ex_vs_definition(void **state) {
+    (void)state;
+    enum { B = 2, T = 6, H = 4, Hkv = 2, D = 8, P = 4, qd = H * D, kvd = Hkv * D };
+    static float q[B * T * qd], k[B * T * kvd], v[B * T * kvd], pk[P * kvd], pv[P * kvd], out[B * T * qd];
+    static float base[B * T * qd], lse[B * T * H];
+    static double ref[B * T * qd];
+    float scratch[2 * (P + T)];
+    uint8_t mask[B * T] = {1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1};
+    uint8_t pmask[P] = {1, 0, 1, 1};
+    /* explicit positions with gaps (a left-padded or packed layout): the
+     * window reads positions, not indices */
+    const int32_t ppos[P] = {0, 1, 3, 4}, npos[B * T] = {5, 6, 8, 9, 10, 12, 0, 1, 2, 4, 5, 6};
+    fill(q, sizeof q / 4, 2.0f);
+    fill(k, sizeof k / 4, 2.0f);
+    fill(v, sizeof v / 4, 1.0f);
+    fill(pk, sizeof pk / 4, 2.0f);
+    fill(pv, sizeof pv / 4, 1.0f);
+    const int windows[] = {0, 1, 2, 3, T, P + T + 3};
+    const float caps[] = {0.0f, 1.5f, 20.0f};
+    const float scales[] = {0.0f, 0.9f};
+    double worst = 0;
+    int cases = 0;
+    for (int with_prefix = 0; with_prefix < 2; with_prefix++)
+        for (int explicit_pos = 0; explicit_pos < 2; explicit_pos++) {
+            attn_kv_view views[B] = {{pk, pv, pmask, with_prefix ? P : 0, explicit_pos ? ppos : NULL},
+                                     {NULL, NULL, NULL, 0, NULL}};
+            for (size_t wi = 0; wi < sizeof windows / sizeof *windows; wi++)
+                for (size_t ci = 0; ci < sizeof caps / sizeof *caps; ci++)
+                    for (size_t si = 0; si < sizeof scales / sizeof *scales; si++) {
+                        attn_opts o = {scales[si], caps[ci], windows[wi], explicit_pos ? npos : NULL};
+                        attention_forward_ex(out, q, k, v, mask, views, B, T, H, Hkv, D, &o, lse, scratch, 2);
+                        const double sc = scales[si] != 0.0f ? scales[si] : 1.0 / sqrt((double)D);
+                        attn_ref(ref, q, k, v, mask, views, B, T, H, Hkv, D, sc, caps[ci], windows[wi],
+                                 explicit_pos ? npos : NULL);
+                        for (int i = 0; i < B * T * qd; i++) worst = fmax(worst, fabs(out[i] - ref[i]));
+                        cases++;
+                    }
+        }
+    printf("[forward] attention_forward_ex: %d option sets, max |error| %.2e\n", cases, worst);
+    assert_true(worst < 1e-5);
+
+    /* window = 1: each query sees only itself, so its output is its own v,
+     * or zeros when its own key is masked */
+    attn_kv_view views[B] = {{pk, pv, pmask, P, NULL}, {NULL, NULL, NULL, 0, NULL}};
+    attn_opts w1 = {0.0f, 1.5f, 1, NULL};
+    attention_forward_ex(out, q, k, v, mask, views, B, T, H, Hkv, D, &w1, lse, scratch, 1);
+    for (int r = 0; r < B * T; r++)
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++) {
+                const float want = mask[r] ? v[r * kvd + (h / (H / Hkv)) * D + d] : 0.0f;
+                assert_true(fabs(out[r * qd + h * D + d] - want) < 1e-6);
+            }
+    /* a window wider than everything, and the default scale given
+     * explicitly, are bit-identical to plain attention_forward */
+    attention_forward(base, q, k, v, mask, views, B, T, H, Hkv, D, NULL, scratch, 2);
+    attn_opts wide = {1.0f / sqrtf((float)D), 0.0f, P + T, NULL};
+    attention_forward_ex(out, q, k, v, mask, views, B, T, H, Hkv, D, &wide, NULL, scratch, 2);
+    assert_memory_equal(out, base, sizeof out);
 }
 
 /* ---- model-level invariants on the real models ----------------------------- */
@@ -305,6 +472,10 @@ int main(void) {
         cmocka_unit_test(test_matmul_vs_naive),
         cmocka_unit_test(test_rope_layouts),
         cmocka_unit_test(test_attention_vs_definition),
+        cmocka_unit_test(test_rmsnorm_per_head),
+        cmocka_unit_test(test_geglu),
+        cmocka_unit_test(test_softcap),
+        cmocka_unit_test(test_attention_ex_vs_definition),
         cmocka_unit_test(test_cache_prefix_equals_full),
         cmocka_unit_test(test_padded_batch_equals_single),
         cmocka_unit_test(test_embeddings_equal_ids_and_threads_identical),

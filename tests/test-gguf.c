@@ -118,6 +118,11 @@ static void test_manifest(void **state) {
                 printf("FAIL %-36s: no fresh error message\n", file);
                 failures++;
             }
+            /* An unsupported ggml type must be named, with the tensor using it. */
+            if (strcmp(file, "ttype_iq2_xxs.gguf") == 0 && (!strstr(msg, "IQ2_XXS") || !strstr(msg, "'c.bias'"))) {
+                printf("FAIL %-36s: message does not name the type and tensor: %s\n", file, msg);
+                failures++;
+            }
             if (ctx != (gguf_ctx *)(uintptr_t)0x1) {
                 printf("FAIL %-36s: output written on failure\n", file);
                 failures++;

@@ -4,7 +4,7 @@
  *
  * Independent checks only: hand-built blocks whose expected floats are
  * worked out by hand in the comments (scale bytes packed by hand from the
- * ggml layouts), every fp16/bf16 bit pattern against the IEEE formula
+ * ggml layouts; Q2_K, Q3_K, IQ4_NL and IQ4_XS included), every fp16/bf16 bit pattern against the IEEE formula
  * evaluated with ldexp, the block table against ggml's published sizes, and
  * row sizes against 128-bit arithmetic. The fast kernels are then required
  * to agree bit for bit with the reference twin on random blocks.
@@ -33,7 +33,8 @@ static const struct {
     {ATTRIB_DTYPE_F32, "F32"},   {ATTRIB_DTYPE_F16, "F16"},   {ATTRIB_DTYPE_BF16, "BF16"},
     {ATTRIB_DTYPE_Q4_0, "Q4_0"}, {ATTRIB_DTYPE_Q4_1, "Q4_1"}, {ATTRIB_DTYPE_Q5_0, "Q5_0"},
     {ATTRIB_DTYPE_Q5_1, "Q5_1"}, {ATTRIB_DTYPE_Q8_0, "Q8_0"}, {ATTRIB_DTYPE_Q4_K, "Q4_K"},
-    {ATTRIB_DTYPE_Q5_K, "Q5_K"}, {ATTRIB_DTYPE_Q6_K, "Q6_K"},
+    {ATTRIB_DTYPE_Q5_K, "Q5_K"}, {ATTRIB_DTYPE_Q6_K, "Q6_K"}, {ATTRIB_DTYPE_Q2_K, "Q2_K"},
+    {ATTRIB_DTYPE_Q3_K, "Q3_K"}, {ATTRIB_DTYPE_IQ4_NL, "IQ4_NL"}, {ATTRIB_DTYPE_IQ4_XS, "IQ4_XS"},
 };
 #define N_TYPES (sizeof TYPES / sizeof TYPES[0])
 
@@ -80,6 +81,7 @@ static void test_block_table(void **state) {
     static const struct { int type, be, bb; } want[] = {
         {0, 1, 4}, {1, 1, 2}, {30, 1, 2}, {2, 32, 18}, {3, 32, 20}, {6, 32, 22},
         {7, 32, 24}, {8, 32, 34}, {12, 256, 144}, {13, 256, 176}, {14, 256, 210},
+        {10, 256, 84}, {11, 256, 110}, {20, 32, 18}, {23, 256, 136},
     };
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
         int be = -1, bb = -1;
@@ -88,7 +90,7 @@ static void test_block_table(void **state) {
         assert_int_equal(bb, want[k].bb);
     }
     /* GGUF types we do not support, and values that are not types at all. */
-    static const int unknown[] = {-1, 4, 5, 9, 10, 11, 15, 16, 24, 28, 29, 31, 1000, 0x7fffffff};
+    static const int unknown[] = {-1, 4, 5, 9, 15, 16, 17, 18, 19, 21, 22, 24, 28, 29, 31, 34, 35, 39, 1000, 0x7fffffff};
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         int be = 77, bb = 77;
         assert_false(gguf_type_block(unknown[k], &be, &bb));
@@ -101,7 +103,8 @@ static void test_block_table(void **state) {
         assert_int_equal(attrib_dequant_row(unknown[k], src, out, 256), -1);
         assert_int_equal(attrib_dequant_row_ref(unknown[k], src, out, 256), -1);
     }
-    printf("block table: 11 known types, %zu unknown rejected\n", sizeof unknown / sizeof unknown[0]);
+    printf("block table: %zu known types, %zu unknown rejected\n", sizeof want / sizeof want[0],
+           sizeof unknown / sizeof unknown[0]);
 }
 
 static void test_row_bytes(void **state) {
@@ -123,6 +126,13 @@ static void test_row_bytes(void **state) {
     assert_false(gguf_row_bytes(ATTRIB_DTYPE_Q8_0, 16, &b));
     assert_false(gguf_row_bytes(ATTRIB_DTYPE_Q4_K, 128, &b));
     assert_false(gguf_row_bytes(ATTRIB_DTYPE_Q6_K, 257, &b));
+    assert_false(gguf_row_bytes(ATTRIB_DTYPE_Q2_K, 32, &b));
+    assert_false(gguf_row_bytes(ATTRIB_DTYPE_IQ4_XS, 224, &b));
+    assert_false(gguf_row_bytes(ATTRIB_DTYPE_IQ4_NL, 48, &b));
+    assert_true(gguf_row_bytes(ATTRIB_DTYPE_IQ4_NL, 96, &b));
+    assert_int_equal(b, 3 * 18);
+    assert_true(gguf_row_bytes(ATTRIB_DTYPE_Q3_K, 4096, &b));
+    assert_int_equal(b, 16 * 110);
     /* Negative. */
     assert_false(gguf_row_bytes(ATTRIB_DTYPE_F32, -1, &b));
     assert_false(gguf_row_bytes(ATTRIB_DTYPE_Q4_0, -32, &b));
@@ -351,6 +361,152 @@ static void test_q6_k_hand(void **state) {
     printf("Q6_K: hand-built super-block ok (int8 scales, 2-bit high parts)\n");
 }
 
+/* Q2_K: 16 sub-blocks of 16 elements, byte s of scales = scale | min << 4.
+ * Here scale s = s, min s = 15 - s (bytes 0xF0, 0xE1, ..., 0x0F), d = 0.5
+ * (0x3800), dmin = 0.25 (0x3400), and every qs byte 0xE4 = 11 10 01 00b:
+ * bit pair j of each byte gives 2-bit value j, and element i of a half
+ * (i%128 = 32j + l) reads pair j of byte l, so every element has q = j and
+ * value 0.5*s*j - 0.25*(15-s). */
+static void test_q2_k_hand(void **state) {
+    (void)state;
+    uint8_t b[84];
+    float want[256];
+    for (int s = 0; s < 16; s++) b[s] = (uint8_t)(s | ((15 - s) << 4));
+    memset(b + 16, 0xE4, 64);
+    put16(b + 80, 0x3800);
+    put16(b + 82, 0x3400);
+    for (int i = 0; i < 256; i++) {
+        int s = i / 16, j = (i % 128) / 32;
+        want[i] = 0.5f * (float)(s * j) - 0.25f * (float)(15 - s);
+    }
+    /* qs[32+5] = 0x1B = 00 01 10 11b (second half, l = 5): pairs 3, 2, 1, 0.
+     *   el 128+5   (j 0, s 8):  0.5*8*3  - 0.25*7 = 10.25
+     *   el 128+37  (j 1, s 10): 0.5*10*2 - 0.25*5 = 8.75
+     *   el 128+69  (j 2, s 12): 0.5*12*1 - 0.25*3 = 5.25
+     *   el 128+101 (j 3, s 14): 0.5*14*0 - 0.25*1 = -0.25 */
+    b[16 + 32 + 5] = 0x1B;
+    want[133] = 10.25f;
+    want[165] = 8.75f;
+    want[197] = 5.25f;
+    want[229] = -0.25f;
+    /* qs[20] = 0x03 (first half, l = 20 >= 16: the second sub-block of each
+     * 32): el 20 (s 1): 0.5*1*3 - 0.25*14 = -2; el 52 (s 3): 0 - 3 = -3;
+     * el 84 (s 5): -2.5; el 116 (s 7): -2. */
+    b[16 + 20] = 0x03;
+    want[20] = -2.0f;
+    want[52] = -3.0f;
+    want[84] = -2.5f;
+    want[116] = -2.0f;
+    check_both(ATTRIB_DTYPE_Q2_K, b, sizeof b, want, 256);
+    printf("Q2_K: hand-built super-block ok (4-bit scales and mins, 2-bit quants)\n");
+}
+
+/* Q3_K: sixteen 6-bit scales (bias 32) packed by hand. Chosen scales
+ *   s:   0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15
+ *   sc: 32 33 31 40  0 63 16 48 34 30 35 29 36 28 37 27
+ *   -32: 0  1 -1  8 -32 31 -16 16 2 -2  3 -3  4 -4  5 -5
+ * Bytes 0..7: low 4 bits of sc[k] | low 4 bits of sc[k+8] << 4;
+ * bytes 8..11: top 2 bits of sc[k], sc[k+4], sc[k+8], sc[k+12] in bit
+ * pairs 0, 1, 2, 3 of byte 8+k. E.g. byte 9 = 2 | 3<<2 | 1<<4 | 1<<6 = 0x5E. */
+static const uint8_t Q3K_SCALES[12] = {0x20, 0xE1, 0x3F, 0xD8, 0x40, 0xCF, 0x50, 0xB0, 0xA2, 0x5E, 0xA5, 0x5E};
+static const int Q3K_SC[16] = {0, 1, -1, 8, -32, 31, -16, 16, 2, -2, 3, -3, 4, -4, 5, -5};
+
+static void test_q3_k_hand(void **state) {
+    (void)state;
+    /* d = 0.5; every hmask bit set (no -4), every qs byte 0xE4 as in Q2_K:
+     * element i has q = (i%128)/32 and value (0.5*sc[i/16]) * q. */
+    uint8_t b[110];
+    float want[256];
+    memset(b, 0xFF, 32);
+    memset(b + 32, 0xE4, 64);
+    memcpy(b + 96, Q3K_SCALES, 12);
+    put16(b + 108, 0x3800);
+    for (int i = 0; i < 256; i++) want[i] = (0.5f * (float)Q3K_SC[i / 16]) * (float)((i % 128) / 32);
+    /* hmask[3] bit 5 cleared: bit 4h+j with h 1, j 1 -> el 128+32+3 = 163
+     * (s 10): q = 1 - 4 = -3 -> 0.5*3*-3 = -4.5. */
+    b[3] = 0xDF;
+    want[163] = -4.5f;
+    /* hmask[17] bit 7: h 1, j 3 -> el 128+96+17 = 241 (s 15): q = 3-4 = -1
+     * -> 0.5*-5*-1 = 2.5. */
+    b[17] = 0x7F;
+    want[241] = 2.5f;
+    /* hmask[0] bit 0: el 0 (s 0, scale 0): q = -4 -> 0 * -4 = -0. */
+    b[0] = 0xFE;
+    want[0] = -0.0f;
+    /* qs[8] = 0x1B (first half, l 8): pairs 3, 2, 1, 0 for el 8, 40, 72, 104:
+     * el 8 (s 0): 0; el 40 (s 2): 0.5*-1*2 = -1; el 72 (s 4): 0.5*-32*1 = -16;
+     * el 104 (s 6): 0.5*-16*0 = -0 (instead of -24). */
+    b[32 + 8] = 0x1B;
+    want[8] = 0.0f;
+    want[40] = -1.0f;
+    want[72] = -16.0f;
+    want[104] = -0.0f;
+    /* Spot values of the default pattern: el 80 (s 5, q 2) = 0.5*31*2 = 31;
+     * el 255 (s 15, q 3) = 0.5*-5*3 = -7.5. */
+    assert_true(want[80] == 31.0f && want[255] == -7.5f);
+    check_both(ATTRIB_DTYPE_Q3_K, b, sizeof b, want, 256);
+    printf("Q3_K: hand-built super-block ok (6-bit biased scales, high-bit mask)\n");
+}
+
+/* ggml's IQ4_NL grid (kvalues_iq4nl), written out here for the tests. */
+static const float IQ4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+static void test_iq4_nl_hand(void **state) {
+    (void)state;
+    /* Block 0: d = -2 (0xC000), byte j = j | (15-j) << 4:
+     *   el j = -2*IQ4[j] (el 0 = 254, el 15 = -226), el 16+j = -2*IQ4[15-j].
+     * Block 1: d = 0.25 (0x3400), every byte 0x8F: low 15 -> 113/4 = 28.25,
+     *   high 8 -> 1/4 = 0.25. */
+    uint8_t b[36];
+    float want[64];
+    put16(b, 0xC000);
+    for (int j = 0; j < 16; j++) {
+        b[2 + j] = (uint8_t)(j | ((15 - j) << 4));
+        want[j] = -2.0f * IQ4[j];
+        want[16 + j] = -2.0f * IQ4[15 - j];
+    }
+    put16(b + 18, 0x3400);
+    memset(b + 20, 0x8F, 16);
+    for (int j = 0; j < 16; j++) {
+        want[32 + j] = 28.25f;
+        want[48 + j] = 0.25f;
+    }
+    assert_true(want[0] == 254.0f && want[15] == -226.0f && want[16] == -226.0f);
+    check_both(ATTRIB_DTYPE_IQ4_NL, b, sizeof b, want, 64);
+    printf("IQ4_NL: hand-built blocks ok (non-linear grid)\n");
+}
+
+static void test_iq4_xs_hand(void **state) {
+    (void)state;
+    /* Eight 6-bit scales (bias 32) for the 32-element sub-blocks:
+     *   s:  0  1  2  3  4  5  6  7
+     *   ls: 32 33  0 63 31 40 16 47  -> ls-32: 0 1 -32 31 -1 8 -16 15
+     * scales_l[k] = low 4 bits of ls[2k] | of ls[2k+1] << 4 = 10 F0 8F F0;
+     * scales_h = sum of (ls[s] >> 4) << 2s = 2 + 2<<2 + 0 + 3<<6 + 1<<8 +
+     * 2<<10 + 1<<12 + 2<<14 = 39370 = 0x99CA (bytes CA 99).
+     * d = 0.5; qs byte j of every sub-block = j | (15-j) << 4, so element
+     * 32s+j is 0.5*(ls-32)*IQ4[j] and 32s+16+j is 0.5*(ls-32)*IQ4[15-j]. */
+    static const int LS[8] = {0, 1, -32, 31, -1, 8, -16, 15};
+    uint8_t b[136];
+    float want[256];
+    put16(b, 0x3800);
+    b[2] = 0xCA;
+    b[3] = 0x99;
+    b[4] = 0x10; b[5] = 0xF0; b[6] = 0x8F; b[7] = 0xF0;
+    for (int s = 0; s < 8; s++)
+        for (int j = 0; j < 16; j++) {
+            b[8 + 16 * s + j] = (uint8_t)(j | ((15 - j) << 4));
+            want[32 * s + j] = (0.5f * (float)LS[s]) * IQ4[j];
+            want[32 * s + 16 + j] = (0.5f * (float)LS[s]) * IQ4[15 - j];
+        }
+    /* Spot values: el 64 (s 2, j 0) = -16*-127 = 2032; el 96+15 (s 3, j 15)
+     * = 15.5*113 = 1751.5; el 0 = 0*-127 = -0. */
+    assert_true(want[64] == 2032.0f && want[111] == 1751.5f);
+    want[0] = -0.0f;
+    check_both(ATTRIB_DTYPE_IQ4_XS, b, sizeof b, want, 256);
+    printf("IQ4_XS: hand-built super-block ok (6-bit biased scales, non-linear grid)\n");
+}
+
 /* ------------------------------------------------------------------------
  * fp16 / bf16 against the IEEE formula, every bit pattern.
  * ---------------------------------------------------------------------- */
@@ -484,6 +640,9 @@ static void test_fast_vs_ref(void **state) {
         case ATTRIB_DTYPE_Q4_1: case ATTRIB_DTYPE_Q5_1: case ATTRIB_DTYPE_Q4_K: case ATTRIB_DTYPE_Q5_K:
             half_at[0] = 0; half_at[1] = 2; break;
         case ATTRIB_DTYPE_Q6_K: half_at[0] = 208; break;
+        case ATTRIB_DTYPE_Q2_K: half_at[0] = 80; half_at[1] = 82; break;
+        case ATTRIB_DTYPE_Q3_K: half_at[0] = 108; break;
+        case ATTRIB_DTYPE_IQ4_NL: case ATTRIB_DTYPE_IQ4_XS: half_at[0] = 0; break;
         default: break;
         }
         int64_t n = (int64_t)blocks * (be == 1 ? 256 : be);
@@ -533,7 +692,9 @@ int main(void) {
         cmocka_unit_test(test_q4_0_hand),     cmocka_unit_test(test_q4_1_hand),
         cmocka_unit_test(test_q5_0_hand),     cmocka_unit_test(test_q5_1_hand),
         cmocka_unit_test(test_q4_k_hand),     cmocka_unit_test(test_q5_k_hand),
-        cmocka_unit_test(test_q6_k_hand),     cmocka_unit_test(test_half_conversions),
+        cmocka_unit_test(test_q6_k_hand),     cmocka_unit_test(test_q2_k_hand),
+        cmocka_unit_test(test_q3_k_hand),     cmocka_unit_test(test_iq4_nl_hand),
+        cmocka_unit_test(test_iq4_xs_hand),   cmocka_unit_test(test_half_conversions),
         cmocka_unit_test(test_fast_vs_ref),
     };
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);

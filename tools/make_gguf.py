@@ -43,6 +43,36 @@ TENSOR SHAPES (GGUF lists ne[0], the contiguous row length, first)
   blk.N.attn_q/k/v.bias (qwen2)           rope_freqs.weight [hd/2] (--rope-freqs)
 Row lengths (n_embd, n_ff, n_head*hd) must be multiples of the block size:
 32 for the Q*_0/1 types, 256 for the K-quants.
+
+ARCHITECTURES (--arch; names, keys and layouts as llama.cpp's converter
+writes them, see /work/notes/arch-facts.md)
+  qwen3   llama block + blk.N.attn_q_norm/attn_k_norm.weight [hd] (per-head
+          RMSNorm of Q and K before RoPE); attention.key_length = hd
+  gemma2  blk.N.post_attention_norm/post_ffw_norm.weight [n_embd] besides
+          attn_norm/ffn_norm; tied output; embeddings scaled by sqrt(n_embd)
+          in the model; GELU(tanh); attn_logit_softcapping (--attn-softcap,
+          default 50), final_logit_softcapping (--final-softcap, default 30),
+          attention.sliding_window (--sliding-window, default 4096); even
+          layers slide. Norm weights are stored as llama.cpp's converter
+          stores them (1 + the Hugging Face weight), here ~ 1 + N(0, 0.1^2).
+  gemma3  gemma2's layout plus attn_q_norm/attn_k_norm; no attention
+          soft-cap; final soft-cap only with --final-softcap;
+          attention.sliding_window is always written (default 512); layers
+          l % 6 == 5 are global (RoPE base --rope-theta, default 1e6, with
+          --rope-scale linear factor), the others slide (RoPE base 10000).
+  phi3    fused blk.N.attn_qkv.weight [n_embd, (n_head+2*n_head_kv)*hd]
+          (Q rows, then K, then V; --split-qkv writes attn_q/k/v instead) and
+          fused blk.N.ffn_up.weight [n_embd, 2*n_ff] (gate rows, then up
+          rows); no ffn_gate; untied by default; --n-rot for partial rotary;
+          --longrope writes rope_factors_long/short.weight [n_rot/2] and
+          rope.scaling.attn_factor for a context --n-ctx extended from
+          --orig-ctx.
+  --sliding-window N writes <arch>.attention.sliding_window for any arch
+  (llama.cpp itself ignores it for llama and phi3).
+
+PRESETS (--preset; the published config.json shapes; explicit --n-* options
+override them, e.g. --n-vocab 512 --n-layer 2 to keep a file small)
+  qwen3-0.6b, gemma3-270m, gemma3-1b, gemma2-2b, phi3-mini-4k
 """
 import argparse
 import json
@@ -78,6 +108,10 @@ DTYPES = {
     "q6_k": (14, 256, 210, 18),
     "bf16": (30, 1, 2, 32),
 }
+# Q2_K, Q3_K, IQ4_NL, IQ4_XS: encoders in gguf_quants.py (beside this file).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gguf_quants  # noqa: E402
+DTYPES.update(gguf_quants.DTYPES)
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +296,7 @@ def encode(x, dtype):
         u = x.view(np.uint32).astype(np.uint64)
         u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16          # round to nearest even
         return u.astype("<u2").view(np.uint8)
-    fn = globals()["quant_" + dtype]
+    fn = gguf_quants.QUANTISERS.get(dtype) or globals()["quant_" + dtype]
     blk = DTYPES[dtype][1]
     chunk = blk * 65536
     return np.concatenate([fn(x[i:i + chunk]) for i in range(0, x.size, chunk)])
@@ -406,6 +440,74 @@ def llama3_factors(head_dim, base, factor, low, high, orig_ctx):
     return out
 
 
+# The published config.json values of real models (the fields this tool reads).
+PRESETS = {
+    "qwen3-0.6b": ("qwen3", dict(
+        hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
+        head_dim=128, intermediate_size=3072, vocab_size=151936, max_position_embeddings=40960,
+        rms_norm_eps=1e-6, rope_theta=1000000.0, tie_word_embeddings=True)),
+    "gemma3-270m": ("gemma3", dict(
+        hidden_size=640, num_hidden_layers=18, num_attention_heads=4, num_key_value_heads=1,
+        head_dim=256, intermediate_size=2048, vocab_size=262144, max_position_embeddings=32768,
+        rms_norm_eps=1e-6, rope_theta=1000000.0, sliding_window=512, tie_word_embeddings=True)),
+    "gemma3-1b": ("gemma3", dict(
+        hidden_size=1152, num_hidden_layers=26, num_attention_heads=4, num_key_value_heads=1,
+        head_dim=256, intermediate_size=6912, vocab_size=262144, max_position_embeddings=32768,
+        rms_norm_eps=1e-6, rope_theta=1000000.0, sliding_window=512, tie_word_embeddings=True)),
+    "gemma2-2b": ("gemma2", dict(
+        hidden_size=2304, num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
+        head_dim=256, intermediate_size=9216, vocab_size=256000, max_position_embeddings=8192,
+        rms_norm_eps=1e-6, rope_theta=10000.0, sliding_window=4096, attn_logit_softcapping=50.0,
+        final_logit_softcapping=30.0, tie_word_embeddings=True)),
+    "phi3-mini-4k": ("phi3", dict(
+        hidden_size=3072, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+        intermediate_size=8192, vocab_size=32064, max_position_embeddings=4096,
+        original_max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0,
+        sliding_window=2047, tie_word_embeddings=False)),
+}
+
+# Per-arch defaults where llama.cpp's converter or the model family differs from llama.
+ARCH_DEFAULTS = {
+    "gemma2": dict(sliding_window=4096, attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+                   rms_norm_eps=1e-6),
+    "gemma3": dict(sliding_window=512, rope_theta=1000000.0, rms_norm_eps=1e-6),
+    "qwen3": dict(rms_norm_eps=1e-6, rope_theta=1000000.0),
+    "phi3": dict(sliding_window=0),
+}
+
+
+def ensure_tokens(pairs, texts):
+    """llama.cpp's vocabulary loader looks up phi3's "<|end|>" and "<|endoftext|>" by text
+    and refuses a phi3 file without them: writes TEXTS over the last tokens of the
+    tokenizer.ggml.tokens pair when the vocabulary lacks them (the ids stay valid)."""
+    raw = pairs.get("tokenizer.ggml.tokens")
+    if raw is None:
+        return
+    (klen,) = struct.unpack_from("<Q", raw, 0)
+    pos = 8 + klen + 8                      # key, value type, element type
+    (cnt,) = struct.unpack_from("<Q", raw, pos)
+    pos += 8
+    toks = []
+    for _ in range(cnt):
+        (n,) = struct.unpack_from("<Q", raw, pos)
+        toks.append(raw[pos + 8:pos + 8 + n].decode("utf-8"))
+        pos += 8 + n
+    missing = [t for t in texts if t not in toks]
+    for i, t in enumerate(missing):
+        toks[cnt - 1 - i] = t
+    if missing:
+        pairs["tokenizer.ggml.tokens"] = kv("tokenizer.ggml.tokens", V_ARRAY, toks, V_STRING)
+
+
+def longrope_factors(n):
+    """Deterministic Phi-3 style frequency divisors: short near 1, long growing to ~30
+    on the low-frequency pairs (the real ones have this shape)."""
+    t = np.arange(n, dtype=np.float64) / max(n - 1, 1)
+    short = 1.0 + 0.25 * t ** 2
+    long_ = 1.0 + 29.0 * t ** 3
+    return short.astype(np.float32), long_.astype(np.float32)
+
+
 # ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
@@ -415,9 +517,26 @@ def parse_args(argv):
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("output", help="GGUF file to write")
-    p.add_argument("--arch", choices=["llama", "qwen2"], default="llama",
-                   help="llama: adjacent-pair RoPE, no biases; qwen2: rotate-half RoPE, Q/K/V biases")
+    p.add_argument("--arch", choices=["llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"], default=None,
+                   help="llama (default): adjacent-pair RoPE, no biases; qwen2: rotate-half RoPE, Q/K/V "
+                        "biases; qwen3, gemma2, gemma3, phi3: see ARCHITECTURES")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="arch and shape of a real model (see PRESETS); explicit options override it")
     p.add_argument("--config", help="Hugging Face config.json giving the shape (explicit --n-* override it)")
+    p.add_argument("--head-dim", type=int, help="per-head width (head_dim); default n_embd / n_head")
+    p.add_argument("--n-rot", type=int, help="rotated dimensions per head (rope.dimension_count); default head_dim")
+    p.add_argument("--sliding-window", type=int,
+                   help="attention.sliding_window (gemma2 default 4096, gemma3 512; other archs: written only if given)")
+    p.add_argument("--attn-softcap", type=float, help="gemma2 attn_logit_softcapping (default 50)")
+    p.add_argument("--final-softcap", type=float,
+                   help="final_logit_softcapping (gemma2 default 30; gemma3 written only if given)")
+    p.add_argument("--rope-scale", type=float,
+                   help="linear RoPE scaling factor (rope.scaling.type linear; gemma3: global layers only)")
+    p.add_argument("--split-qkv", action="store_true", help="phi3: separate attn_q/k/v instead of attn_qkv")
+    p.add_argument("--longrope", action="store_true",
+                   help="phi3: write rope_factors_long/short and rope.scaling.attn_factor")
+    p.add_argument("--orig-ctx", type=int,
+                   help="phi3 rope.scaling.original_context_length (default: n_ctx, or n_ctx/32 with --longrope)")
     p.add_argument("--n-embd", type=int, help="model width C (hidden_size)")
     p.add_argument("--n-layer", type=int, help="blocks (num_hidden_layers)")
     p.add_argument("--n-head", type=int, help="query heads (num_attention_heads)")
@@ -458,9 +577,25 @@ def parse_args(argv):
 def main(argv=None):
     a = parse_args(argv)
     cfg = {}
+    arch = a.arch
+    if a.preset:
+        p_arch, p_cfg = PRESETS[a.preset]
+        if arch is not None and arch != p_arch:
+            sys.exit("make_gguf: --preset %s is arch %s, not %s" % (a.preset, p_arch, arch))
+        arch = p_arch
+        cfg.update(p_cfg)
     if a.config:
         with open(a.config, encoding="utf-8") as fh:
-            cfg = json.load(fh)
+            c = json.load(fh)
+        c = c.get("text_config") or c             # multimodal Gemma 3 nests the text model
+        cfg.update(c)
+        if arch is None:
+            arch = {"llama": "llama", "mistral": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "gemma2": "gemma2",
+                    "gemma3_text": "gemma3", "gemma3": "gemma3", "phi3": "phi3"}.get(c.get("model_type"))
+    if arch is None:
+        arch = "llama"
+    for k, v in ARCH_DEFAULTS.get(arch, {}).items():
+        cfg.setdefault(k, v)
 
     def pick(val, key, default):
         if val is not None:
@@ -490,15 +625,45 @@ def main(argv=None):
     untied = a.untied or (not a.tied and cfg.get("tie_word_embeddings") is False)
     if tok_n is not None and tok_n != n_vocab:
         sys.exit("make_gguf: the tokenizer has %d tokens but n_vocab is %d" % (tok_n, n_vocab))
-    if C % n_head or n_head % n_head_kv:
-        sys.exit("make_gguf: n_embd must be a multiple of n_head and n_head of n_head_kv")
-    hd = C // n_head
+    if n_head % n_head_kv:
+        sys.exit("make_gguf: n_head must be a multiple of n_head_kv")
+    if a.head_dim is None and cfg.get("head_dim") is None and C % n_head:
+        sys.exit("make_gguf: n_embd must be a multiple of n_head (or give --head-dim)")
+    hd = int(pick(a.head_dim, "head_dim", C // n_head))
     if hd % 2:
         sys.exit("make_gguf: head dimension must be even")
+    default_rot = hd
+    if cfg.get("partial_rotary_factor") is not None:      # phi3's converter: int(factor * C) // n_head
+        default_rot = int(float(cfg["partial_rotary_factor"]) * C) // n_head
+    n_rot = int(a.n_rot if a.n_rot is not None else default_rot)
+    if n_rot % 2 or not 0 < n_rot <= hd:
+        sys.exit("make_gguf: --n-rot must be even and in 1..head_dim")
+    if arch in ("llama", "qwen2", "qwen3", "gemma2", "gemma3") and n_rot != hd:
+        sys.exit("make_gguf: partial rotary (--n-rot) is only written for phi3")
+    swa = pick(a.sliding_window, "sliding_window", 0) or 0
+    attn_cap = float(pick(a.attn_softcap, "attn_logit_softcapping", 0.0) or 0.0)
+    final_cap = float(pick(a.final_softcap, "final_logit_softcapping", 0.0) or 0.0)
+    rope_scale = a.rope_scale
+    if rope_scale is None and isinstance(cfg.get("rope_scaling"), dict) and \
+            cfg["rope_scaling"].get("rope_type", cfg["rope_scaling"].get("type")) == "linear":
+        rope_scale = float(cfg["rope_scaling"]["factor"])
+    gemma = arch in ("gemma2", "gemma3")
+    if arch == "phi3":
+        ensure_tokens(tok_pairs, ["<|endoftext|>", "<|end|>"])
+    if gemma and untied:
+        sys.exit("make_gguf: gemma models have no output.weight (tied to token_embd)")
+    if arch == "phi3" and not a.tied and "tie_word_embeddings" not in cfg:
+        untied = True
+    if (a.split_qkv or a.longrope or a.orig_ctx) and arch != "phi3":
+        sys.exit("make_gguf: --split-qkv, --longrope and --orig-ctx are phi3 options")
+    orig_ctx = a.orig_ctx or cfg.get("original_max_position_embeddings") or \
+        (max(n_ctx // 32, 1) if a.longrope else n_ctx)
+    if a.longrope and orig_ctx >= n_ctx:
+        sys.exit("make_gguf: --longrope needs --n-ctx larger than --orig-ctx")
     if a.alignment <= 0 or a.alignment & (a.alignment - 1):
         sys.exit("make_gguf: --alignment must be a power of two")
     embd_dtype = a.embd_dtype or a.dtype
-    for dt, rows in ((a.dtype, (C, n_ff)), (embd_dtype, (C,))):
+    for dt, rows in ((a.dtype, (C, n_ff, n_head * hd)), (embd_dtype, (C,))):
         blk = DTYPES[dt][1]
         for r in rows:
             if r % blk:
@@ -507,7 +672,6 @@ def main(argv=None):
     rng = np.random.default_rng(a.seed)
     global _Q6K_RNG
     _Q6K_RNG = np.random.default_rng(a.seed + 0x6B)  # Q6_K scale signs follow --seed too
-    arch = a.arch
     name = a.name or "random-%s-%s-C%d-L%d" % (arch, a.dtype, C, n_layer)
 
     # tensors: (name, dims, dtype, generator)
@@ -520,27 +684,43 @@ def main(argv=None):
 
     embd_std = a.logit_scale / np.sqrt(C)
     tensors = [("token_embd.weight", [C, n_vocab], embd_dtype, mat(n_vocab, C, embd_std))]
+    n_qkv = (n_head + 2 * n_head_kv) * hd
     for i in range(n_layer):
         p = "blk.%d." % i
-        tensors += [
-            (p + "attn_norm.weight", [C], "f32", vec(C, 1.0, 0.1)),
-            (p + "attn_q.weight", [C, n_head * hd], a.dtype, mat(n_head * hd, C)),
-            (p + "attn_k.weight", [C, n_head_kv * hd], a.dtype, mat(n_head_kv * hd, C)),
-            (p + "attn_v.weight", [C, n_head_kv * hd], a.dtype, mat(n_head_kv * hd, C)),
-        ]
+        tensors.append((p + "attn_norm.weight", [C], "f32", vec(C, 1.0, 0.1)))
+        if arch == "phi3" and not a.split_qkv:
+            tensors.append((p + "attn_qkv.weight", [C, n_qkv], a.dtype, mat(n_qkv, C)))
+        else:
+            tensors += [
+                (p + "attn_q.weight", [C, n_head * hd], a.dtype, mat(n_head * hd, C)),
+                (p + "attn_k.weight", [C, n_head_kv * hd], a.dtype, mat(n_head_kv * hd, C)),
+                (p + "attn_v.weight", [C, n_head_kv * hd], a.dtype, mat(n_head_kv * hd, C)),
+            ]
         if arch == "qwen2":
             tensors += [
                 (p + "attn_q.bias", [n_head * hd], "f32", vec(n_head * hd, 0.0, 0.5)),
                 (p + "attn_k.bias", [n_head_kv * hd], "f32", vec(n_head_kv * hd, 0.0, 0.5)),
                 (p + "attn_v.bias", [n_head_kv * hd], "f32", vec(n_head_kv * hd, 0.0, 0.5)),
             ]
-        tensors += [
-            (p + "attn_output.weight", [n_head * hd, C], a.dtype, mat(C, n_head * hd)),
-            (p + "ffn_norm.weight", [C], "f32", vec(C, 1.0, 0.1)),
-            (p + "ffn_gate.weight", [C, n_ff], a.dtype, mat(n_ff, C)),
-            (p + "ffn_up.weight", [C, n_ff], a.dtype, mat(n_ff, C)),
-            (p + "ffn_down.weight", [n_ff, C], a.dtype, mat(C, n_ff)),
-        ]
+        tensors.append((p + "attn_output.weight", [n_head * hd, C], a.dtype, mat(C, n_head * hd)))
+        if arch in ("qwen3", "gemma3"):
+            tensors += [
+                (p + "attn_q_norm.weight", [hd], "f32", vec(hd, 1.0, 0.1)),
+                (p + "attn_k_norm.weight", [hd], "f32", vec(hd, 1.0, 0.1)),
+            ]
+        if gemma:
+            tensors.append((p + "post_attention_norm.weight", [C], "f32", vec(C, 1.0, 0.1)))
+        tensors.append((p + "ffn_norm.weight", [C], "f32", vec(C, 1.0, 0.1)))
+        if arch == "phi3":   # fused: gate rows first, then up rows (llama.cpp's swiglu split)
+            tensors.append((p + "ffn_up.weight", [C, 2 * n_ff], a.dtype, mat(2 * n_ff, C)))
+        else:
+            tensors += [
+                (p + "ffn_gate.weight", [C, n_ff], a.dtype, mat(n_ff, C)),
+                (p + "ffn_up.weight", [C, n_ff], a.dtype, mat(n_ff, C)),
+            ]
+        tensors.append((p + "ffn_down.weight", [n_ff, C], a.dtype, mat(C, n_ff)))
+        if gemma:
+            tensors.append((p + "post_ffw_norm.weight", [C], "f32", vec(C, 1.0, 0.1)))
     tensors.append(("output_norm.weight", [C], "f32", vec(C, 1.0, 0.1)))
     if untied:
         tensors.append(("output.weight", [C, n_vocab], a.dtype, mat(n_vocab, C, embd_std)))
@@ -548,6 +728,13 @@ def main(argv=None):
         f = llama3_factors(hd, theta, a.rope_factor, a.rope_low_freq_factor,
                            a.rope_high_freq_factor, a.rope_orig_ctx)
         tensors.append(("rope_freqs.weight", [hd // 2], "f32", lambda f=f: f))
+    attn_factor = None
+    if a.longrope:
+        short, long_ = longrope_factors(n_rot // 2)
+        tensors.append(("rope_factors_long.weight", [n_rot // 2], "f32", lambda f=long_: f))
+        tensors.append(("rope_factors_short.weight", [n_rot // 2], "f32", lambda f=short: f))
+        scale = n_ctx / orig_ctx        # the converter's long-rope attention factor
+        attn_factor = float(np.sqrt(1.0 + np.log(scale) / np.log(orig_ctx))) if scale > 1.0 else 1.0
 
     # metadata
     meta = [
@@ -566,9 +753,29 @@ def main(argv=None):
         kv(arch + ".attention.head_count_kv", V_UINT32, n_head_kv),
         kv(arch + ".attention.layer_norm_rms_epsilon", V_FLOAT32, eps),
         kv(arch + ".rope.freq_base", V_FLOAT32, theta),
-        kv(arch + ".rope.dimension_count", V_UINT32, hd),
+        kv(arch + ".rope.dimension_count", V_UINT32, n_rot),
         kv(arch + ".vocab_size", V_UINT32, n_vocab),
     ]
+    if arch in ("qwen3", "gemma2", "gemma3") or hd * n_head != C:
+        meta += [kv(arch + ".attention.key_length", V_UINT32, hd),
+                 kv(arch + ".attention.value_length", V_UINT32, hd)]
+    if swa or arch in ("gemma2", "gemma3", "phi3"):
+        meta.append(kv(arch + ".attention.sliding_window", V_UINT32, int(swa)))
+    if arch == "gemma2":
+        meta.append(kv(arch + ".attn_logit_softcapping", V_FLOAT32, attn_cap))
+    elif attn_cap:
+        sys.exit("make_gguf: --attn-softcap is a gemma2 option")
+    if final_cap and arch in ("gemma2", "gemma3"):
+        meta.append(kv(arch + ".final_logit_softcapping", V_FLOAT32, final_cap))
+    elif final_cap:
+        sys.exit("make_gguf: --final-softcap is a gemma option")
+    if rope_scale:
+        meta += [kv(arch + ".rope.scaling.type", V_STRING, "linear"),
+                 kv(arch + ".rope.scaling.factor", V_FLOAT32, rope_scale)]
+    if arch == "phi3":
+        meta.append(kv(arch + ".rope.scaling.original_context_length", V_UINT32, int(orig_ctx)))
+        if attn_factor is not None:
+            meta.append(kv(arch + ".rope.scaling.attn_factor", V_FLOAT32, attn_factor))
     meta += list(tok_pairs.values())
 
     # tensor infos with aligned offsets
@@ -610,7 +817,8 @@ def main(argv=None):
         print("make_gguf: wrote %s: %s C=%d L=%d heads=%d/%d ff=%d vocab=%d %s%s%s, %d tensors, "
               "%.1fM params, %.1f MB, %.1fs" % (
                   a.output, arch, C, n_layer, n_head, n_head_kv, n_ff, n_vocab, a.dtype,
-                  " untied" if untied else " tied", " rope_freqs" if a.rope_freqs else "",
+                  " untied" if untied else " tied",
+                  (" rope_freqs" if a.rope_freqs else "") + (" swa=%d" % swa if swa else ""),
                   len(tensors), n_params / 1e6, os.path.getsize(a.output) / 1e6, time.time() - t0))
 
 

@@ -155,12 +155,15 @@ static attrib_status check_options(attrib_model *m, const attrib_explain_options
         return attrib_fail(ATTRIB_E_BAD_VALUE, "mask token %d is outside the vocabulary [0, %d)", o->mask_token, V);
     if (o->ig_steps < 1 || o->ig_steps > 4096) return attrib_fail(ATTRIB_E_INVALID_ARG, "IG steps must be in [1, 4096]");
     if ((unsigned)o->ig_rule > ATTRIB_IG_TRAPEZOID) return attrib_fail(ATTRIB_E_INVALID_ARG, "unknown IG rule %d", (int)o->ig_rule);
-    if (o->smooth_samples < 1 || o->smooth_samples > 65536)
-        return attrib_fail(ATTRIB_E_INVALID_ARG, "SmoothGrad samples must be in [1, 65536]");
+    /* each limit is checked for the method that uses it, so the message names the right one */
+    if (o->method == ATTRIB_METHOD_SMOOTHGRAD && (o->smooth_samples < 1 || o->smooth_samples > 65536))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "SmoothGrad samples must be in [1, 65536], not %d", o->smooth_samples);
     if (!(o->smooth_noise >= 0.0f) || !isfinite(o->smooth_noise))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "SmoothGrad noise must be finite and >= 0");
     if (o->window < 1 || o->stride < 1) return attrib_fail(ATTRIB_E_INVALID_ARG, "occlusion window and stride must be >= 1");
-    if (o->samples < 1 || o->samples > (1 << 24)) return attrib_fail(ATTRIB_E_INVALID_ARG, "samples must be in [1, 2^24]");
+    if ((o->method == ATTRIB_METHOD_SHAPLEY_SAMPLED || o->method == ATTRIB_METHOD_KERNELSHAP || o->method == ATTRIB_METHOD_LIME) &&
+        (o->samples < 1 || o->samples > (1 << 24)))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "%s samples must be in [1, 2^24], not %d", METHOD_NAMES[o->method], o->samples);
     if (o->batch < 0) return attrib_fail(ATTRIB_E_INVALID_ARG, "batch must be >= 0");
     if (o->baseline_ids)
         for (int i = 0; i < n; i++)
@@ -296,7 +299,8 @@ attrib_status explain_setup(explain_ctx *c, attrib_model *m, const int32_t *ids,
         c->pool_start = probe_pool_start(m, ids, n);
     }
     int bos = m->tok ? attrib_tokenizer_bos(m->tok) : -1;
-    c->span_begin = opt->span_begin >= 0 ? opt->span_begin : (n > 1 && ids[0] == bos ? 1 : 0);
+    /* BOS is never a feature: an input of BOS alone has none (an error below) */
+    c->span_begin = opt->span_begin >= 0 ? opt->span_begin : (bos >= 0 && ids[0] == bos ? 1 : 0);
     c->span_end = opt->span_end > 0 ? opt->span_end : n;
     if (c->span_begin < 0 || c->span_begin >= c->span_end || c->span_end > n)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "attribution span [%d, %d) is empty or outside the %d-token input", c->span_begin,

@@ -18,6 +18,7 @@
  */
 #include "model/backward.h"
 #include "attribution/explain.h"
+#include "task/probe.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,31 @@ static void target_cb(void *user, int b, const float *logits, float *dlogits, do
     (void)b;
     *value = explain_target_value(c, logits);
     explain_target_grad(c, logits, dlogits);
+}
+
+/* The probe's logit on the pooled residual stream after its layer; its
+ * gradient goes straight into the pooled rows (spread evenly for the mean). */
+static attrib_status probe_readout(void *user, const float *hidden, int B, int T, int C, float *dhidden, double *values) {
+    const explain_ctx *c = ((target_ctx *)user)->c;
+    const attrib_probe *probe = c->probe;
+    if (probe->dim != C || c->pool_start < 0 || c->pool_start >= T)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "the probe does not fit this model or input");
+    float *pooled = attrib_calloc_array((size_t)C * 2, sizeof(float));
+    if (!pooled) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    float *dfeat = pooled + C;
+    probe_feature_grad(probe, dfeat); /* (C) the same for every sequence */
+    for (int b = 0; b < B; b++) {
+        probe_pool_rows(hidden + (int64_t)b * T * C, T, C, c->pool_start, probe->pool, pooled);
+        values[b] = attrib_probe_logit(probe, pooled);
+    }
+    memset(dhidden, 0, sizeof(float) * (size_t)B * T * C);
+    const int first = probe->pool == ATTRIB_POOL_MEAN ? c->pool_start : T - 1;
+    const float share = 1.0f / (float)(T - first);
+    for (int b = 0; b < B; b++)
+        for (int t = first; t < T; t++)
+            for (int d = 0; d < C; d++) dhidden[((int64_t)b * T + t) * C + d] = dfeat[d] * share;
+    free(pooled);
+    return ATTRIB_OK;
 }
 
 /* Sequences per gradient pass: opt.batch, else what fits the memory budget. */
@@ -52,7 +78,7 @@ static attrib_status grads(explain_ctx *c, const float *pts, int npts, float *gr
     target_ctx tc = {c};
     for (int s = 0; s < npts; s += chunk) {
         int nb = npts - s < chunk ? npts - s : chunk;
-        const grad_readout ro = {target_cb, &tc, c->probe, c->pool_start};
+        const grad_readout ro = {target_cb, c->probe ? probe_readout : NULL, c->probe ? c->probe->layer : 0, &tc};
         attrib_status st = attrib_grad_pass(c->m, pts + (size_t)s * per, nb, c->n, &ro, grad + (size_t)s * per, values + s);
         if (st) return st;
         c->res->n_forward += nb;

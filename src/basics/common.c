@@ -46,6 +46,9 @@ attrib_status attrib_fail_context(attrib_status s, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
+    size_t pl = strlen(prefix);
+    /* a context already given by an inner layer (the file's path, say) is not repeated */
+    if (strncmp(old, prefix, pl) == 0 && old[pl] == ':') return s;
     snprintf(last_error, sizeof last_error, "%.500s: %.500s", prefix, old);
     return s;
 }

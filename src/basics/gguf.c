@@ -180,6 +180,38 @@ static attrib_status parse_kv(cursor *c, gguf_kv *kv, int64_t index) {
     return ATTRIB_OK;
 }
 
+/* Names of the tensor types ggml defines but attrib does not dequantise (the
+ * readable ones are in gguf_type_block / attrib_dtype_name). A file using one
+ * of these is well formed, just beyond what attrib reads, so it is refused as
+ * ATTRIB_E_UNSUPPORTED with the type's name; any other number (including
+ * ggml's retired 4, 5, 31..33 and 36..38, which no longer appear in GGUF
+ * files) is not a tensor type at all: ATTRIB_E_BAD_TYPE. */
+static const char *unsupported_ggml_type(uint32_t type) {
+    switch (type) {
+    case 9: return "Q8_1";
+    case 15: return "Q8_K";
+    case 16: return "IQ2_XXS";
+    case 17: return "IQ2_XS";
+    case 18: return "IQ3_XXS";
+    case 19: return "IQ1_S";
+    case 21: return "IQ3_S";
+    case 22: return "IQ2_S";
+    case 24: return "I8";
+    case 25: return "I16";
+    case 26: return "I32";
+    case 27: return "I64";
+    case 28: return "F64";
+    case 29: return "IQ1_M";
+    case 34: return "TQ1_0";
+    case 35: return "TQ2_0";
+    case 39: return "MXFP4";
+    case 40: return "NVFP4";
+    case 41: return "Q1_0";
+    case 42: return "Q2_0";
+    default: return NULL;
+    }
+}
+
 static attrib_status parse_tensor_info(cursor *c, gguf_tensor *t, int64_t index) {
     const uint8_t *name;
     uint64_t name_len;
@@ -211,8 +243,13 @@ static attrib_status parse_tensor_info(cursor *c, gguf_tensor *t, int64_t index)
     uint32_t type;
     if ((s = read_u32(c, &type, "tensor type"))) return attrib_fail_context(s, "tensor '%s'", t->name);
     int be, bb;
-    if (!gguf_type_block((int)type, &be, &bb))
-        return attrib_fail(ATTRIB_E_BAD_TYPE, "tensor '%s': unsupported tensor type %u", t->name, type);
+    if (!gguf_type_block((int)type, &be, &bb)) {
+        const char *tn = unsupported_ggml_type(type);
+        if (tn)
+            return attrib_fail(ATTRIB_E_UNSUPPORTED, "tensor '%s': weight type %s (ggml type %u) is not supported", t->name,
+                               tn, type);
+        return attrib_fail(ATTRIB_E_BAD_TYPE, "tensor '%s': unknown tensor type %u", t->name, type);
+    }
     t->type = (int)type;
     uint64_t row_bytes;
     if (!gguf_row_bytes(t->type, t->ne[0], &row_bytes))

@@ -1,7 +1,7 @@
 /*
  * backward.h — gradient of a target with respect to the input embeddings:
- * a forward pass that keeps the activations the backward needs, then the
- * backward pass through every layer in reverse (src/backward.c).
+ * the blocks' forward with a tape, then their backward in reverse
+ * (backward.c, over layer.c).
  */
 #ifndef ATTRIB_BACKWARD_H
 #define ATTRIB_BACKWARD_H
@@ -12,14 +12,20 @@
  * writes its value and d value / d logits (V floats). */
 typedef void (*grad_target_fn)(void *user, int b, const float *logits, float *dlogits, double *value);
 
-/* What the target reads: the last position's logits through TARGET, or
- * (PROBE set) the probe's logit on the hidden state after probe->layer
- * blocks, pooled from position POOL_START (mean) or at the last position. */
+/* A target read off the residual stream after some blocks (a probe, say):
+ * VALUES (B) and DHIDDEN (B, T, C) = d value_b / d hidden_b from HIDDEN
+ * (B, T, C). */
+typedef attrib_status (*grad_hidden_fn)(void *user, const float *hidden, int B, int T, int C, float *dhidden,
+                                        double *values);
+
+/* What the gradient flows from: the model's own head (TARGET on the last
+ * position's logits; HIDDEN NULL), or HIDDEN on the residual stream after
+ * N_BLOCKS blocks, whose later blocks then play no part. */
 typedef struct grad_readout {
     grad_target_fn target;
+    grad_hidden_fn hidden;
+    int n_blocks;
     void *user;
-    const attrib_probe *probe;
-    int pool_start;
 } grad_readout;
 
 /* Bytes of activations a pass of B x T tokens keeps (to size batches). */

@@ -7,16 +7,11 @@
  * and values are computed once and every variant computes only its suffix.
  * All B*T rows go through each matrix product as one sgemm.
  *
- * Per layer (N = B*T rows, C = width, H/Hkv heads of D, F = FFN width):
- *   xn = rmsnorm(x)                              // (N, C)
- *   q, k, v = xn Wq^T (+bq), xn Wk^T, xn Wv^T     // (N, H*D), (N, Hkv*D) x2
- *   rope(q), rope(k)
- *   a = attention(q, [prefix k | k], [prefix v | v])  // (N, H*D)
- *   x += a Wo^T
- *   xn = rmsnorm(x); x += (silu(xn Wg^T) * xn Wu^T) Wd^T
- * then logits = rmsnorm(x) Wout^T for the rows asked for.
+ * x = embeddings * embed_scale; every block is layer_forward (layer.c)
+ * without a tape, its keys and values stored into the cache when asked; then
+ * logits = softcap(rmsnorm(x) Wout^T) for the rows asked for.
  */
-#include "model/kernels.h"
+#include "model/layer.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -135,30 +130,26 @@ static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, c
     return ATTRIB_OK;
 }
 
-/* Per-thread dequantisation scratch for the largest tile of any matrix. */
-static size_t dequant_need(const attrib_model *m) {
-    const attrib_weight *top[] = {&m->tok_embd, &m->output};
-    size_t need = matmul_scratch_floats(top, 2);
-    for (int l = 0; l < m->info.n_layer; l++) {
-        const attrib_layer *L = &m->layers[l];
-        const attrib_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        size_t n = matmul_scratch_floats(lw, 7);
-        if (n > need) need = n;
-    }
-    return need;
+/* cos|sin tables of the pass's positions: CS at the global frequencies,
+ * CS_LOCAL (when the model has them) at the windowed layers'; both scaled by
+ * the RoPE attention factor (phi3 longrope), which scales q and k alike. */
+void layer_rope_tables(const attrib_model *m, const int32_t *pos, int64_t N, float *cs, float *cs_local) {
+    const int D = m->info.head_dim;
+    rope_table(cs, pos, N, D, m->rope_inv_freq);
+    if (cs_local) rope_table(cs_local, pos, N, D, m->rope_inv_freq_local);
+    if (m->rope_attn_factor != 1.0f)
+        for (int64_t i = 0; i < N * D; i++) {
+            cs[i] *= m->rope_attn_factor;
+            if (cs_local) cs_local[i] *= m->rope_attn_factor;
+        }
 }
 
-/* Grows the model's scratch to hold N floats for each of NT threads. */
-static bool grow_dequant_scratch(attrib_model *m, size_t per_thread, int nt) {
-    size_t n;
-    if (!attrib_mul_ok(per_thread ? per_thread : 1, (size_t)nt, &n)) return false;
-    if (n <= m->dequant_cap) return true;
-    float *p = attrib_calloc_array(n, sizeof(float));
-    if (!p) return false;
-    free(m->dequant_buf);
-    m->dequant_buf = p;
-    m->dequant_cap = n;
-    return true;
+/* The output head on R rows: logits (R, V) = softcap(rmsnorm(X) Wout^T). XN: (R, C) scratch. */
+void model_head_forward(const attrib_model *m, float *logits, const float *x, float *xn, int64_t R, layer_work *w) {
+    const attrib_model_info *in = &m->info;
+    rmsnorm_forward(xn, x, m->output_norm, R, in->n_embd, in->rms_eps, m->n_threads);
+    matmul_forward(logits, xn, &m->output, NULL, R, w->wscratch, w->wpt, m->n_threads);
+    if (m->final_softcap > 0.0f) softcap_forward(logits, logits, R, in->n_vocab, m->final_softcap, m->n_threads);
 }
 
 attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cache *cache, float *logits) {
@@ -168,9 +159,8 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     if (b->logits_mode != ATTRIB_LOGITS_NONE && !logits && !b->hidden_out)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_forward: logits output is NULL");
     const attrib_model_info *in = &m->info;
-    const int B = b->n_seq, T = b->n_tokens, C = in->n_embd, H = in->n_head, Hkv = in->n_head_kv, D = in->head_dim,
-              F = in->n_ff, nt = m->n_threads;
-    const int64_t N = (int64_t)B * T, qd = (int64_t)H * D, kvd = (int64_t)Hkv * D;
+    const int B = b->n_seq, T = b->n_tokens, C = in->n_embd, D = in->head_dim;
+    const int64_t N = (int64_t)B * T, kvd = (int64_t)in->n_head_kv * D;
     openblas_set_num_threads(1); /* we thread over fixed tiles ourselves: see matmul_forward */
 
     /* per-pass prefix views */
@@ -189,30 +179,21 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     }
     const int maxP = attention_max_prefix(views, B);
 
-    /* one allocation split into named buffers */
-    const int64_t big = F > qd ? F : qd;
-    size_t sizes[] = {(size_t)(N * C), (size_t)(N * C), (size_t)(N * qd), (size_t)(N * kvd), (size_t)(N * kvd),
-                      (size_t)(N * big), (size_t)(N * F), (size_t)(N * C), (size_t)(N * D),
-                      (size_t)nt * (size_t)(maxP + T)};
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
-    float *mem = attrib_model_workspace(m, total);
-    const size_t wpt = dequant_need(m); /* per-thread dequantisation scratch */
-    if (!mem || !grow_dequant_scratch(m, wpt, nt)) {
+    /* one allocation: the residual stream, the RoPE tables, the block's scratch */
+    const bool local = m->rope_inv_freq_local != NULL;
+    const size_t nwork = layer_work_floats(m, N, T, maxP, in->n_layer, false);
+    const size_t ncs = (size_t)(N * D);
+    float *mem = nwork == SIZE_MAX ? NULL : attrib_model_workspace(m, (size_t)(N * C) + ncs * (local ? 2 : 1) + nwork);
+    if (!mem) {
         free(views);
         free(pos);
         return attrib_fail(ATTRIB_E_NOMEM, "out of memory for a pass of %lld tokens", (long long)N);
     }
-    float *x = mem;              /* (N, C) residual stream */
-    float *xn = x + N * C;       /* (N, C) normalised */
-    float *q = xn + N * C;       /* (N, H*D) */
-    float *k = q + N * qd;       /* (N, Hkv*D) */
-    float *v = k + N * kvd;      /* (N, Hkv*D) */
-    float *hbuf = v + N * kvd;   /* (N, max(F, H*D)): attention output, then silu(gate)*up */
-    float *up = hbuf + N * big;  /* (N, F) */
-    float *proj = up + N * F;    /* (N, C) output of a projection before the residual add */
-    float *cs = proj + N * C;    /* (N, D) RoPE cos|sin */
-    float *att_scratch = cs + N * D;
+    float *x = mem;                       /* (N, C) residual stream */
+    float *cs = x + N * C;                /* (N, D) RoPE cos|sin */
+    float *cs_local = local ? cs + ncs : NULL;
+    layer_work w;
+    layer_work_carve(&w, m, cs + ncs * (local ? 2 : 1), N, T, maxP, in->n_layer, false);
 
     /* input embeddings */
     if (b->tokens) {
@@ -220,26 +201,20 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     } else {
         memcpy(x, b->embeddings, (size_t)(N * C) * sizeof(float));
     }
-    rope_table(cs, pos, N, D, m->rope_inv_freq);
+    if (m->embed_scale != 1.0f)
+        for (int64_t i = 0; i < N * C; i++) x[i] *= m->embed_scale;
+    layer_rope_tables(m, pos, N, cs, cs_local);
+    const layer_pass pass = {B, T, cs, cs_local, pos, views, b->key_mask};
 
     const int n_run = b->hidden_out ? b->hidden_layer : in->n_layer;
     for (int l = 0; l < n_run; l++) {
-        const attrib_layer *L = &m->layers[l];
-        rmsnorm_forward(xn, x, L->attn_norm, N, C, in->rms_eps, nt);
-        {
-            float *const outs[] = {q, k, v};
-            const attrib_weight *const ws[] = {&L->wq, &L->wk, &L->wv};
-            const float *const bs[] = {L->bq, L->bk, L->bv};
-            matmul_forward_multi(3, outs, xn, ws, bs, N, m->dequant_buf, wpt, nt);
-        }
-        rope_forward(q, cs, N, H, D, in->rope_layout, nt);
-        rope_forward(k, cs, N, Hkv, D, in->rope_layout, nt);
         for (int s = 0; s < B && cache; s++) {
             int csq = b->cache_seq ? b->cache_seq[s] : s;
             views[s].prefix_k = cache_k(cache, l, csq);
             views[s].prefix_v = cache_v(cache, l, csq);
         }
-        attention_forward(hbuf, q, k, v, b->key_mask, views, B, T, H, Hkv, D, NULL, att_scratch, nt);
+        const float *k, *v;
+        layer_forward(x, m, l, &pass, &w, NULL, &k, &v);
         if (cache && b->store)
             for (int s = 0; s < B; s++) {
                 int csq = b->cache_seq ? b->cache_seq[s] : s;
@@ -247,17 +222,6 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
                 memcpy(cache_k(cache, l, csq) + at, k + (int64_t)s * T * kvd, (size_t)(T * kvd) * sizeof(float));
                 memcpy(cache_v(cache, l, csq) + at, v + (int64_t)s * T * kvd, (size_t)(T * kvd) * sizeof(float));
             }
-        matmul_forward(proj, hbuf, &L->wo, NULL, N, m->dequant_buf, wpt, nt);
-        residual_forward(x, proj, N, C);
-        rmsnorm_forward(xn, x, L->ffn_norm, N, C, in->rms_eps, nt);
-        {
-            float *const outs[] = {hbuf, up};
-            const attrib_weight *const ws[] = {&L->w_gate, &L->w_up};
-            matmul_forward_multi(2, outs, xn, ws, NULL, N, m->dequant_buf, wpt, nt);
-        }
-        swiglu_forward(hbuf, hbuf, up, N, F, nt);
-        matmul_forward(proj, hbuf, &L->w_down, NULL, N, m->dequant_buf, wpt, nt);
-        residual_forward(x, proj, N, C);
         const int64_t bad = first_nonfinite(x, N * C);
         if (bad >= 0) {
             free(views);
@@ -286,15 +250,13 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
             }
         }
     } else if (b->logits_mode == ATTRIB_LOGITS_ALL) {
-        rmsnorm_forward(xn, x, m->output_norm, N, C, in->rms_eps, nt);
-        matmul_forward(logits, xn, &m->output, NULL, N, m->dequant_buf, wpt, nt);
+        model_head_forward(m, logits, x, w.xn, N, &w);
     } else if (b->logits_mode == ATTRIB_LOGITS_LAST) {
         for (int s = 0; s < B; s++) {
             int last = b->lengths ? b->lengths[s] - 1 : T - 1;
-            memcpy(proj + (int64_t)s * C, x + ((int64_t)s * T + last) * C, (size_t)C * sizeof(float));
+            memcpy(w.proj + (int64_t)s * C, x + ((int64_t)s * T + last) * C, (size_t)C * sizeof(float));
         }
-        rmsnorm_forward(xn, proj, m->output_norm, B, C, in->rms_eps, nt);
-        matmul_forward(logits, xn, &m->output, NULL, B, m->dequant_buf, wpt, nt);
+        model_head_forward(m, logits, w.proj, w.xn, B, &w);
     }
     free(views);
     free(pos);

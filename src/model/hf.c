@@ -235,33 +235,16 @@ static attrib_status index_names(st_set *set, const char *const *names) {
     return ATTRIB_OK;
 }
 
-/* Whether NAME is a tensor the llama/qwen2 graph of N_LAYER layers uses. The
- * layer number must be plain decimal below N_LAYER, so "model.layers.01." or
- * "+1" cannot alias a real layer. */
-static bool known_tensor(const char *name, int n_layer) {
+/* Whether NAME is a tensor the architecture's graph of N_LAYER layers uses. */
+static bool known_tensor(const arch_desc *a, const char *name, int n_layer) {
     static const char *const top[] = {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"};
-    static const char *const per_layer[] = {
-        "input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-        "self_attn.v_proj.weight", "self_attn.o_proj.weight", "self_attn.q_proj.bias", "self_attn.k_proj.bias",
-        "self_attn.v_proj.bias", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
-        /* Old checkpoints store the RoPE frequencies the config implies;
-         * they carry no information, so they are accepted and not read. */
-        "self_attn.rotary_emb.inv_freq"};
     for (size_t k = 0; k < sizeof top / sizeof *top; k++)
         if (strcmp(name, top[k]) == 0) return true;
-    static const char prefix[] = "model.layers.";
-    if (strncmp(name, prefix, sizeof prefix - 1) != 0) return false;
-    const char *p = name + sizeof prefix - 1;
-    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return false;
-    int64_t layer = 0;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        layer = layer * 10 + (*p - '0');
-        if (layer >= n_layer) return false; /* also bounds LAYER, so it cannot overflow */
-    }
-    if (*p++ != '.') return false;
-    for (size_t k = 0; k < sizeof per_layer / sizeof *per_layer; k++)
-        if (strcmp(p, per_layer[k]) == 0) return true;
-    return false;
+    return arch_is_layer_tensor(a, a->hf_names, name, n_layer);
+}
+
+static attrib_status st_lookup(void *ctx, const char *name, attrib_tensor_ref *t) {
+    return find_tensor(ctx, name, false, t);
 }
 
 /* Maps every shard named by model.safetensors.index.json (or the single file). */
@@ -428,6 +411,58 @@ static attrib_status llama3_factors(attrib_model *m, json_t *rs) {
     return ATTRIB_OK;
 }
 
+/* The config fields behind the architecture's features: soft-caps, query
+ * scale, sliding window and its pattern, the local RoPE base. */
+static attrib_status read_arch_features(attrib_model *m, json_t *cfg) {
+    const arch_desc *a = m->desc;
+    attrib_model_info *in = &m->info;
+    attrib_status s;
+    if (a->softcaps) {
+        if ((s = cfg_float(cfg, "attn_logit_softcapping", 0.0, &m->attn_softcap))) return s;
+        if ((s = cfg_float(cfg, "final_logit_softcapping", 0.0, &m->final_softcap))) return s;
+        if (a->softcaps == 1 && m->attn_softcap != 0.0f)
+            return attrib_fail(ATTRIB_E_UNSUPPORTED, "attn_logit_softcapping is not supported for %s", a->name);
+    } else {
+        json_t *v = json_object_get(cfg, "final_logit_softcapping");
+        if (v && !json_is_null(v)) return attrib_fail(ATTRIB_E_UNSUPPORTED, "final_logit_softcapping is not supported for %s", a->name);
+    }
+    if (a->attn_scale_key) {
+        float qpas = 0.0f;
+        if ((s = cfg_float(cfg, "query_pre_attn_scalar", 0.0, &qpas))) return s;
+        if (qpas < 0.0f || !isfinite(qpas)) return attrib_fail(ATTRIB_E_BAD_VALUE, "config.json 'query_pre_attn_scalar' is invalid");
+        if (qpas > 0.0f) m->attn_scale = 1.0f / sqrtf(qpas);
+    }
+    if (a->swa_period) {
+        json_t *sw = json_object_get(cfg, "sliding_window");
+        bool use = true;
+        if ((s = cfg_bool(cfg, "use_sliding_window", true, &use))) return s;
+        if (use && sw && !json_is_null(sw) && (s = cfg_int(cfg, "sliding_window", 0, 0, 1 << 24, &in->sliding_window))) return s;
+        json_t *types = json_object_get(cfg, "layer_types");
+        if (types && !json_is_null(types)) { /* newer configs name each layer's attention */
+            if (!json_is_array(types) || json_array_size(types) != (size_t)in->n_layer)
+                return attrib_fail(ATTRIB_E_BAD_JSON, "config.json 'layer_types' must be an array of %d strings", in->n_layer);
+            m->layer_windowed = attrib_calloc_array((size_t)in->n_layer, 1);
+            if (!m->layer_windowed || !attrib_model_own(m, m->layer_windowed)) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+            for (int l = 0; l < in->n_layer; l++) {
+                const char *t = json_string_value(json_array_get(types, (size_t)l));
+                if (t && strcmp(t, "sliding_attention") == 0) m->layer_windowed[l] = 1;
+                else if (!t || strcmp(t, "full_attention") != 0)
+                    return attrib_fail(ATTRIB_E_BAD_VALUE, "config.json layer_types[%d] is not 'sliding_attention' or 'full_attention'", l);
+            }
+        } else if (a->swa_period > 1) {
+            int period = a->swa_period;
+            if ((s = cfg_int(cfg, "sliding_window_pattern", period, 1, 4096, &period))) return s;
+            if (period != a->swa_period)
+                return attrib_fail(ATTRIB_E_UNSUPPORTED, "sliding_window_pattern %d is not supported for %s (%d is)", period,
+                                   a->name, a->swa_period);
+        }
+    }
+    if (a->local_rope_base && in->sliding_window > 0 &&
+        (s = cfg_float(cfg, "rope_local_base_freq", 10000.0, &m->rope_theta_local)))
+        return s;
+    return ATTRIB_OK;
+}
+
 static attrib_status read_config(attrib_model *m, const char *dir, json_t **cfg_out) {
     char *path = join(dir, "config.json");
     if (!path) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
@@ -458,14 +493,22 @@ static attrib_status read_config(attrib_model *m, const char *dir, json_t **cfg_
     const char *mt;
     if ((s = cfg_str(cfg, "config.json", "model_type", &mt))) return s;
     if (!mt) return attrib_fail(ATTRIB_E_MISSING, "config.json lacks 'model_type'");
-    bool qwen2 = strcmp(mt, "qwen2") == 0;
-    if (strcmp(mt, "llama") != 0 && strcmp(mt, "mistral") != 0 && !qwen2)
-        return attrib_fail(ATTRIB_E_UNSUPPORTED, "model_type '%s' is not supported (supported: llama, mistral, qwen2)", mt);
-    m->arch = attrib_strdup(qwen2 ? "qwen2" : "llama");
+    if (!(m->desc = arch_by_hf_type(mt))) {
+        char names[256];
+        arch_list_names(names, sizeof names, 1);
+        return attrib_fail(ATTRIB_E_UNSUPPORTED, "model_type '%s' is not supported (supported: %s)", mt, names);
+    }
+    const arch_desc *a = m->desc;
+    m->arch = attrib_strdup(a->name);
     if (!m->arch) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-    const char *act;
-    if ((s = cfg_str(cfg, "config.json", "hidden_act", &act))) return s;
-    if (act && strcmp(act, "silu") != 0) return attrib_fail(ATTRIB_E_UNSUPPORTED, "hidden_act '%s' is not supported (silu is)", act);
+    /* Gemma names its activation hidden_activation (hidden_act is a legacy alias) */
+    const char *act, *act2;
+    if ((s = cfg_str(cfg, "config.json", "hidden_act", &act)) || (s = cfg_str(cfg, "config.json", "hidden_activation", &act2)))
+        return s;
+    if (act2) act = act2;
+    const char *want = a->act == ARCH_ACT_GELU_TANH ? "gelu_pytorch_tanh" : "silu";
+    if (act && strcmp(act, want) != 0 && !(a->act == ARCH_ACT_GELU_TANH && strcmp(act, "gelu_new") == 0))
+        return attrib_fail(ATTRIB_E_UNSUPPORTED, "hidden_act '%s' is not supported for %s (%s is)", act, mt, want);
     bool interleaved = false, tied = false, attn_bias = false, mlp_bias = false; /* set by cfg_bool */
     if ((s = cfg_bool(cfg, "rope_interleaved", false, &interleaved))) return s;
     /* Hugging Face Llama/Qwen2 rotate halves unless told otherwise. */
@@ -483,10 +526,14 @@ static attrib_status read_config(attrib_model *m, const char *dir, json_t **cfg_
     in->n_vocab = vocab;
     if ((s = cfg_float(cfg, "rms_norm_eps", 1e-6, &in->rms_eps))) return s;
     if ((s = cfg_float(cfg, "rope_theta", 10000.0, &in->rope_theta))) return s;
-    if ((s = cfg_bool(cfg, "tie_word_embeddings", false, &tied))) return s;
+    /* Gemma checkpoints tie by default (their config often omits the key) */
+    if ((s = cfg_bool(cfg, "tie_word_embeddings", a->embed_scale_sqrt != 0, &tied))) return s;
     in->tied_output = tied;
     if ((s = cfg_bool(cfg, "attention_bias", false, &attn_bias))) return s;
-    in->has_qkv_bias = qwen2 || attn_bias;
+    in->has_qkv_bias = a->slot_use[SLOT_BQ] == SLOT_REQUIRED || attn_bias;
+    if (attn_bias && a->slot_use[SLOT_BQ] == SLOT_ABSENT)
+        return attrib_fail(ATTRIB_E_UNSUPPORTED, "attention_bias is not supported for %s", mt);
+    if ((s = read_arch_features(m, cfg))) return s;
     if ((s = cfg_bool(cfg, "mlp_bias", false, &mlp_bias))) return s;
     if (mlp_bias) return attrib_fail(ATTRIB_E_UNSUPPORTED, "mlp_bias is not supported");
     json_t *rs = json_object_get(cfg, "rope_scaling");
@@ -495,10 +542,20 @@ static attrib_status read_config(attrib_model *m, const char *dir, json_t **cfg_
         const char *rt;
         if ((s = cfg_str(rs, "config.json rope_scaling", "rope_type", &rt))) return s;
         if (!rt && (s = cfg_str(rs, "config.json rope_scaling", "type", &rt))) return s;
-        if (!rt || strcmp(rt, "llama3") != 0)
-            return attrib_fail(ATTRIB_E_UNSUPPORTED, "rope_scaling type '%s' is not supported (llama3 is)", rt ? rt : "?");
+        const bool linear = rt && strcmp(rt, "linear") == 0 && m->desc->global_rope_linear;
+        if (!rt || (strcmp(rt, "llama3") != 0 && !linear))
+            return attrib_fail(ATTRIB_E_UNSUPPORTED, "rope_scaling type '%s' is not supported for %s (%s is)", rt ? rt : "?",
+                               mt, m->desc->global_rope_linear ? "linear" : "llama3");
         if ((s = attrib_model_finish(m, NULL))) return s; /* hyper-parameters must be sane first */
-        if ((s = llama3_factors(m, rs))) return s;
+        if (linear) {
+            double factor = 0;
+            if ((s = rs_number(rs, "factor", &factor))) return s;
+            if (!(factor >= 1.0 && factor <= 1024.0))
+                return attrib_fail(ATTRIB_E_BAD_VALUE, "config.json rope_scaling factor %g is invalid", factor);
+            m->rope_linear = (float)factor;
+        } else if ((s = llama3_factors(m, rs))) {
+            return s;
+        }
     }
     const char *nm;
     if ((s = cfg_str(cfg, "config.json", "_name_or_path", &nm))) return s;
@@ -520,13 +577,12 @@ attrib_status attrib_model_load_hf(attrib_model *m, const char *dir) {
      * newer architectures, layers past num_hidden_layers): refuse them rather
      * than compute a wrong answer, as model.c does for GGUF. */
     for (size_t k = 0; k < set.n_all; k++)
-        if (!known_tensor(set.by_name[k]->name, in->n_layer)) {
+        if (!known_tensor(m->desc, set.by_name[k]->name, in->n_layer)) {
             s = attrib_fail(ATTRIB_E_UNSUPPORTED, "tensor '%s' is not part of a supported %s model", set.by_name[k]->name, m->arch);
             goto done;
         }
 
-    const int64_t C = in->n_embd, F = in->n_ff, V = in->n_vocab, qd = (int64_t)in->n_head * in->head_dim,
-                  kvd = (int64_t)in->n_head_kv * in->head_dim;
+    const int64_t C = in->n_embd, V = in->n_vocab;
     attrib_tensor_ref emb, head, t;
     if ((s = find_tensor(&set, "model.embed_tokens.weight", false, &emb))) goto done;
     if ((s = find_tensor(&set, "lm_head.weight", false, &head))) goto done;
@@ -545,34 +601,8 @@ attrib_status attrib_model_load_hf(attrib_model *m, const char *dir) {
     if ((s = find_tensor(&set, "model.norm.weight", true, &t))) goto done;
     if ((s = attrib_model_vector(m, &t, "model.norm.weight", C, &m->output_norm))) goto done;
 
-    m->layers = attrib_calloc_array((size_t)in->n_layer, sizeof *m->layers);
-    if (!m->layers) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-    for (int l = 0; l < in->n_layer; l++) {
-        attrib_layer *L = &m->layers[l];
-        char name[96];
-#define VEC(field, suffix, n, req)                                                          \
-    snprintf(name, sizeof name, "model.layers.%d." suffix, l);                              \
-    if ((s = find_tensor(&set, name, req, &t))) goto done;                                 \
-    if (t.data && (s = attrib_model_vector(m, &t, name, n, &L->field))) goto done;
-#define MAT(field, suffix, rows, cols)                                                      \
-    snprintf(name, sizeof name, "model.layers.%d." suffix, l);                              \
-    if ((s = find_tensor(&set, name, true, &t))) goto done;                                \
-    if ((s = attrib_model_matrix(m, &t, name, rows, cols, &L->field))) goto done;
-        VEC(attn_norm, "input_layernorm.weight", C, true)
-        MAT(wq, "self_attn.q_proj.weight", qd, C)
-        MAT(wk, "self_attn.k_proj.weight", kvd, C)
-        MAT(wv, "self_attn.v_proj.weight", kvd, C)
-        MAT(wo, "self_attn.o_proj.weight", C, qd)
-        VEC(bq, "self_attn.q_proj.bias", qd, in->has_qkv_bias)
-        VEC(bk, "self_attn.k_proj.bias", kvd, in->has_qkv_bias)
-        VEC(bv, "self_attn.v_proj.bias", kvd, in->has_qkv_bias)
-        VEC(ffn_norm, "post_attention_layernorm.weight", C, true)
-        MAT(w_gate, "mlp.gate_proj.weight", F, C)
-        MAT(w_up, "mlp.up_proj.weight", F, C)
-        MAT(w_down, "mlp.down_proj.weight", C, F)
-#undef VEC
-#undef MAT
-    }
+    if ((s = attrib_model_load_layers(m, m->desc->hf_names, st_lookup, &set, m->desc->hf_norm_offset))) goto done;
+    for (int k = 0; m->desc->hf_norm_offset != 0.0f && k < in->n_embd; k++) m->output_norm[k] += m->desc->hf_norm_offset;
 
     char *tj = join(dir, "tokenizer.json"), *tc = join(dir, "tokenizer_config.json");
     if (!tj || !tc) {

@@ -1,8 +1,10 @@
 /*
- * kernels.c — forward kernels of the Llama-family layer: RMSNorm, matrix
- * product (OpenBLAS sgemm after per-matrix dequantisation), RoPE in both
- * layouts, SwiGLU, residual add and causal grouped-query attention over a
- * cached prefix plus the new tokens.
+ * kernels.c — the layer kernels of the Llama-family models and their
+ * activation-gradient twins: RMSNorm (also per head), matrix product
+ * (OpenBLAS sgemm after per-matrix dequantisation), RoPE in both layouts,
+ * SwiGLU and GeGLU, soft-capping, residual add and causal grouped-query
+ * attention over a cached prefix plus the new tokens, with optional score
+ * scale, score soft-capping and sliding window (Gemma 2, Mistral-style).
  *
  * Threading: every output row (or attention query) is computed whole by one
  * thread, so results do not depend on the number of threads. Reductions that
@@ -138,6 +140,27 @@ void swiglu_forward(float *out, const float *gate, const float *up, int64_t N, i
     }
 }
 
+/* sqrt(2/pi), the tanh-approximation GELU's inner scale */
+#define GELU_TANH_K 0.7978845608028654f
+#define GELU_TANH_C 0.044715f
+
+void geglu_forward(float *out, const float *gate, const float *up, int64_t N, int F, int n_threads) {
+    const int64_t total = N * F;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        const float g = gate[i];
+        const float th = tanhf(GELU_TANH_K * (g + GELU_TANH_C * g * g * g));
+        out[i] = 0.5f * g * (1.0f + th) * up[i];
+    }
+}
+
+void softcap_forward(float *out, const float *x, int64_t N, int V, float cap, int n_threads) {
+    const int64_t total = N * V;
+    const float inv = 1.0f / cap;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) out[i] = cap * tanhf(x[i] * inv);
+}
+
 int64_t first_nonfinite(const float *x, int64_t n) {
     /* a float is NaN or Inf exactly when its exponent bits are all ones */
     const uint32_t *u = (const uint32_t *)x;
@@ -154,11 +177,61 @@ void residual_forward(float *x, const float *y, int64_t N, int C) {
     for (int64_t i = 0; i < total; i++) x[i] += y[i];
 }
 
+/* Resolved attention options: what both passes read per key. */
+typedef struct attn_cfg {
+    float scale, softcap;
+    int window;
+    const int32_t *pos;
+} attn_cfg;
+
+static attn_cfg attn_resolve(const attn_opts *opts, int D) {
+    attn_cfg c = {1.0f / sqrtf((float)D), 0.0f, 0, NULL};
+    if (opts) {
+        if (opts->scale != 0.0f) c.scale = opts->scale;
+        if (opts->softcap > 0.0f) c.softcap = opts->softcap;
+        if (opts->window > 0) {
+            c.window = opts->window;
+            c.pos = opts->pos;
+        }
+    }
+    return c;
+}
+
+/* Position of new token t of sequence b (whose prefix holds P keys). */
+static inline int64_t attn_new_pos(const attn_cfg *c, int b, int T, int P, int t) {
+    return c->pos ? c->pos[(int64_t)b * T + t] : (int64_t)P + t;
+}
+
+/* Whether key j of sequence b (j < P: cached, else new token j - P) is
+ * visible to its query at position PQ: its mask, then the sliding window
+ * (pq - pk < window, llama.cpp's is_masked_swa). Causality is the caller's
+ * loop bound. */
+static inline int attn_key_visible(const attn_cfg *c, const attn_kv_view *vw, const uint8_t *key_mask, int b, int T,
+                                   int j, int64_t pq) {
+    const int P = vw ? vw->P : 0;
+    int64_t pk;
+    if (j < P) {
+        if (vw->prefix_mask && !vw->prefix_mask[j]) return 0;
+        pk = vw->prefix_pos ? vw->prefix_pos[j] : j;
+    } else {
+        if (key_mask && !key_mask[(int64_t)b * T + (j - P)]) return 0;
+        pk = c->window ? attn_new_pos(c, b, T, P, j - P) : 0;
+    }
+    return !c->window || pq - pk < c->window;
+}
+
 void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
                        const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *lse, float *scratch,
                        int n_threads) {
+    attention_forward_ex(out, q, k, v, key_mask, views, B, T, H, Hkv, D, NULL, lse, scratch, n_threads);
+}
+
+void attention_forward_ex(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
+                          const attn_kv_view *views, int B, int T, int H, int Hkv, int D, const attn_opts *opts,
+                          float *lse, float *scratch, int n_threads) {
     const int qd = H * D, kvd = Hkv * D, group = H / Hkv;
-    const float scale = 1.0f / sqrtf((float)D);
+    const attn_cfg cfg = attn_resolve(opts, D);
+    const float scale = cfg.scale, cap = cfg.softcap;
     const int maxP = attention_max_prefix(views, B);
     const int64_t work = (int64_t)B * H * T;
 #pragma omp parallel num_threads(n_threads) if (work * (maxP + T) * D > 65536)
@@ -169,28 +242,23 @@ void attention_forward(float *out, const float *q, const float *k, const float *
             const int b = (int)(idx / ((int64_t)H * T)), h = (int)(idx / T % H), t = (int)(idx % T);
             const attn_kv_view *vw = &views[b];
             const int kvh = h / group, P = vw->P;
+            const int64_t pq = cfg.window ? attn_new_pos(&cfg, b, T, P, t) : 0;
             const float *qv = q + ((int64_t)b * T + t) * qd + (int64_t)h * D;
             float *o = out + ((int64_t)b * T + t) * qd + (int64_t)h * D;
             float mx = -INFINITY;
             for (int j = 0; j < P + t + 1; j++) {
-                const float *kv;
-                int visible;
-                if (j < P) {
-                    kv = vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D;
-                    visible = !vw->prefix_mask || vw->prefix_mask[j];
-                } else {
-                    int64_t r = (int64_t)b * T + (j - P);
-                    kv = k + r * kvd + (int64_t)kvh * D;
-                    visible = !key_mask || key_mask[r];
-                }
-                if (!visible) {
+                if (!attn_key_visible(&cfg, vw, key_mask, b, T, j, pq)) {
                     score[j] = -INFINITY;
                     continue;
                 }
+                const float *kv = j < P ? vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D
+                                        : k + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
                 float dot = 0.0f;
                 for (int d = 0; d < D; d++) dot += qv[d] * kv[d];
-                score[j] = dot * scale;
-                if (score[j] > mx) mx = score[j];
+                float s = dot * scale;
+                if (cap > 0.0f) s = cap * tanhf(s / cap);
+                score[j] = s;
+                if (s > mx) mx = s;
             }
             memset(o, 0, (size_t)D * sizeof *o);
             float *lse_row = lse ? lse + ((int64_t)b * T + t) * H + h : NULL;
@@ -274,19 +342,54 @@ void swiglu_backward(float *dgate, float *dup, const float *dout, const float *g
     }
 }
 
+void geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t N, int F,
+                    int n_threads) {
+    const int64_t total = N * F;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        const float g = gate[i], d = dout[i];
+        const float th = tanhf(GELU_TANH_K * (g + GELU_TANH_C * g * g * g));
+        /* gelu = g (1 + th) / 2:  gelu' = (1 + th) / 2 + g (1 - th^2) k (1 + 3 c g^2) / 2 */
+        const float dgelu =
+            0.5f * (1.0f + th) + 0.5f * g * (1.0f - th * th) * GELU_TANH_K * (1.0f + 3.0f * GELU_TANH_C * g * g);
+        dup[i] = d * 0.5f * g * (1.0f + th);
+        dgate[i] = d * up[i] * dgelu;
+    }
+}
+
+void softcap_backward(float *dx, const float *dout, const float *y, int64_t N, int V, float cap, int n_threads) {
+    const int64_t total = N * V;
+    const float inv = 1.0f / cap;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (total > 65536)
+    for (int64_t i = 0; i < total; i++) {
+        const float th = y[i] * inv; /* tanh(x / cap), from the output */
+        dx[i] = dout[i] * (1.0f - th * th);
+    }
+}
+
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
                         const float *lse, int B, int T, int H, int Hkv, int D, float *scratch, int n_threads) {
+    attention_backward_ex(dq, dk, dv, dout, q, k, v, NULL, NULL, B, T, H, Hkv, D, NULL, lse, scratch, n_threads);
+}
+
+void attention_backward_ex(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, const uint8_t *key_mask, const attn_kv_view *views, int B, int T, int H,
+                           int Hkv, int D, const attn_opts *opts, const float *lse, float *scratch, int n_threads) {
     const int qd = H * D, kvd = Hkv * D, group = H / Hkv;
-    const float scale = 1.0f / sqrtf((float)D);
+    const attn_cfg cfg = attn_resolve(opts, D);
+    const float scale = cfg.scale, cap = cfg.softcap;
+    const int maxP = views ? attention_max_prefix(views, B) : 0;
     /* one task per (sequence, KV head): it alone writes that head's dK and dV rows */
     const int64_t work = (int64_t)B * Hkv;
-#pragma omp parallel num_threads(n_threads) if (work > 1 && (int64_t)B * H * T * T * D > 65536)
+#pragma omp parallel num_threads(n_threads) if (work > 1 && (int64_t)B * H * T * (maxP + T) * D > 65536)
     {
-        float *pbuf = scratch + (int64_t)omp_get_thread_num() * 2 * T; /* P_tj of one query */
-        float *gbuf = pbuf + T;                                        /* dP_tj = dO_t . V_j */
+        float *pbuf = scratch + (int64_t)omp_get_thread_num() * 2 * (maxP + T); /* P_tj, then P_tj s'_tj */
+        float *gbuf = pbuf + maxP + T;                                          /* dP_tj = dO_t . V_j */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t idx = 0; idx < work; idx++) {
             const int b = (int)(idx / Hkv), kvh = (int)(idx % Hkv);
+            const attn_kv_view *vw = views ? &views[b] : NULL;
+            const int P = vw ? vw->P : 0;
             for (int j = 0; j < T; j++) {
                 memset(dk + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D, 0, (size_t)D * sizeof(float));
                 memset(dv + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D, 0, (size_t)D * sizeof(float));
@@ -299,30 +402,47 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                     memset(gq, 0, (size_t)D * sizeof(float));
                     const float l = lse[row * H + h];
                     if (l == -INFINITY) continue;
+                    const int64_t pq = cfg.window ? attn_new_pos(&cfg, b, T, P, t) : 0;
                     /* P_tj = exp(s_tj - lse_t) recomputed from q and k (cheaper than storing T^2 per head) */
                     float Dt = 0.0f; /* sum_j P_tj dP_tj */
-                    for (int j = 0; j <= t; j++) {
-                        const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
-                        const float *vv = v + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
+                    for (int j = 0; j < P + t + 1; j++) {
+                        if (!attn_key_visible(&cfg, vw, key_mask, b, T, j, pq)) {
+                            pbuf[j] = 0.0f;
+                            continue;
+                        }
+                        const float *kv = j < P ? vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D
+                                                : k + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
+                        const float *vv = j < P ? vw->prefix_v + (int64_t)j * kvd + (int64_t)kvh * D
+                                                : v + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
                         float sdot = 0.0f, g = 0.0f;
                         for (int d = 0; d < D; d++) {
                             sdot += qv[d] * kv[d];
                             g += go[d] * vv[d];
                         }
-                        const float p = expf(sdot * scale - l);
-                        pbuf[j] = p;
+                        float s = sdot * scale, dcap = 1.0f;
+                        if (cap > 0.0f) { /* s = cap tanh(u / cap): ds/du = 1 - tanh^2 */
+                            const float th = tanhf(s / cap);
+                            s = cap * th;
+                            dcap = 1.0f - th * th;
+                        }
+                        const float p = expf(s - l);
                         gbuf[j] = g;
                         Dt += p * g;
-                        float *gv = dv + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
-                        for (int d = 0; d < D; d++) gv[d] += p * go[d]; /* dV_j += P_tj dO_t */
+                        if (j >= P) { /* dV_j += P_tj dO_t; the cached prefix is a constant */
+                            float *gv = dv + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
+                            for (int d = 0; d < D; d++) gv[d] += p * go[d];
+                        }
+                        pbuf[j] = cap > 0.0f ? p * dcap : p; /* the softmax gradient, then the cap's */
                     }
-                    for (int j = 0; j <= t; j++) {
-                        const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
-                        const float ds = pbuf[j] * (gbuf[j] - Dt) * scale; /* dS_tj through the 1/sqrt(D) scale */
-                        float *gk = dk + ((int64_t)b * T + j) * kvd + (int64_t)kvh * D;
-                        for (int d = 0; d < D; d++) {
-                            gq[d] += ds * kv[d];
-                            gk[d] += ds * qv[d];
+                    for (int j = 0; j < P + t + 1; j++) {
+                        if (pbuf[j] == 0.0f) continue; /* masked, or a probability that underflowed */
+                        const float *kv = j < P ? vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D
+                                                : k + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
+                        const float ds = pbuf[j] * (gbuf[j] - Dt) * scale; /* dS_tj through cap and scale */
+                        for (int d = 0; d < D; d++) gq[d] += ds * kv[d];
+                        if (j >= P) {
+                            float *gk = dk + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
+                            for (int d = 0; d < D; d++) gk[d] += ds * qv[d];
                         }
                     }
                 }

@@ -44,6 +44,10 @@ const char *attrib_dtype_name(int t) {
     case ATTRIB_DTYPE_Q4_K: return "Q4_K";
     case ATTRIB_DTYPE_Q5_K: return "Q5_K";
     case ATTRIB_DTYPE_Q6_K: return "Q6_K";
+    case ATTRIB_DTYPE_Q2_K: return "Q2_K";
+    case ATTRIB_DTYPE_Q3_K: return "Q3_K";
+    case ATTRIB_DTYPE_IQ4_NL: return "IQ4_NL";
+    case ATTRIB_DTYPE_IQ4_XS: return "IQ4_XS";
     default: return "?";
     }
 }
@@ -139,6 +143,117 @@ void attrib_weight_row(const attrib_weight *w, int64_t r, float *out) {
     attrib_dequant_row(w->type, (const uint8_t *)w->data + (uint64_t)r * w->row_bytes, out, w->cols);
 }
 
+/* ---- layers, from the architecture table ------------------------------------ */
+
+/* Where each slot lands in attrib_layer, and whether it is a vector. */
+static const struct {
+    size_t offset;
+    bool vector;
+} slot_field[SLOT_COUNT] = {
+    [SLOT_ATTN_NORM] = {offsetof(attrib_layer, attn_norm), true},
+    [SLOT_Q] = {offsetof(attrib_layer, wq), false},
+    [SLOT_K] = {offsetof(attrib_layer, wk), false},
+    [SLOT_V] = {offsetof(attrib_layer, wv), false},
+    [SLOT_QKV] = {offsetof(attrib_layer, wq), false}, /* split into wq, wk, wv below */
+    [SLOT_O] = {offsetof(attrib_layer, wo), false},
+    [SLOT_BQ] = {offsetof(attrib_layer, bq), true},
+    [SLOT_BK] = {offsetof(attrib_layer, bk), true},
+    [SLOT_BV] = {offsetof(attrib_layer, bv), true},
+    [SLOT_Q_NORM] = {offsetof(attrib_layer, q_norm), true},
+    [SLOT_K_NORM] = {offsetof(attrib_layer, k_norm), true},
+    [SLOT_POST_ATTN_NORM] = {offsetof(attrib_layer, post_attn_norm), true},
+    [SLOT_FFN_NORM] = {offsetof(attrib_layer, ffn_norm), true},
+    [SLOT_GATE] = {offsetof(attrib_layer, w_gate), false},
+    [SLOT_UP] = {offsetof(attrib_layer, w_up), false},
+    [SLOT_GATE_UP] = {offsetof(attrib_layer, w_gate), false}, /* split into w_gate, w_up below */
+    [SLOT_DOWN] = {offsetof(attrib_layer, w_down), false},
+    [SLOT_POST_FFN_NORM] = {offsetof(attrib_layer, post_ffn_norm), true},
+};
+
+static bool slot_is_norm(int s) {
+    return s == SLOT_ATTN_NORM || s == SLOT_FFN_NORM || s == SLOT_Q_NORM || s == SLOT_K_NORM || s == SLOT_POST_ATTN_NORM ||
+           s == SLOT_POST_FFN_NORM;
+}
+
+/* Expected shape of a slot: ROWS x COLS for a matrix, ROWS elements for a vector. */
+static void slot_shape(const attrib_model_info *in, int s, int64_t *rows, int64_t *cols) {
+    const int64_t C = in->n_embd, F = in->n_ff, D = in->head_dim, qd = (int64_t)in->n_head * D,
+                  kvd = (int64_t)in->n_head_kv * D;
+    *cols = C;
+    switch (s) {
+    case SLOT_Q: case SLOT_BQ: *rows = qd; break;
+    case SLOT_K: case SLOT_V: case SLOT_BK: case SLOT_BV: *rows = kvd; break;
+    case SLOT_QKV: *rows = qd + 2 * kvd; break;
+    case SLOT_O: *rows = C, *cols = qd; break;
+    case SLOT_Q_NORM: case SLOT_K_NORM: *rows = D; break;
+    case SLOT_GATE: case SLOT_UP: *rows = F; break;
+    case SLOT_GATE_UP: *rows = 2 * F; break;
+    case SLOT_DOWN: *rows = C, *cols = F; break;
+    default: *rows = C; break; /* the width-sized norms */
+    }
+}
+
+/* The rows [first, first + rows) of W as a matrix of their own. */
+static attrib_weight weight_rows(const attrib_weight *w, int64_t first, int64_t rows) {
+    attrib_weight v = *w;
+    v.data = (const uint8_t *)w->data + (uint64_t)first * w->row_bytes;
+    v.rows = rows;
+    return v;
+}
+
+attrib_status attrib_model_load_layers(attrib_model *m, const arch_names *names, attrib_tensor_lookup find, void *ctx,
+                                       float norm_offset) {
+    attrib_model_info *in = &m->info;
+    const arch_desc *a = m->desc;
+    m->layers = attrib_calloc_array((size_t)in->n_layer, sizeof *m->layers);
+    if (!m->layers) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    const int64_t qd = (int64_t)in->n_head * in->head_dim, kvd = (int64_t)in->n_head_kv * in->head_dim;
+    for (int l = 0; l < in->n_layer; l++) {
+        attrib_layer *L = &m->layers[l];
+        for (int sl = 0; sl < SLOT_COUNT; sl++) {
+            if (a->slot_use[sl] == SLOT_ABSENT || !names->slot[sl]) continue;
+            char name[128];
+            int w = snprintf(name, sizeof name, names->layer_prefix, l);
+            snprintf(name + w, sizeof name - (size_t)w, "%s", names->slot[sl]);
+            attrib_tensor_ref t;
+            attrib_status s = find(ctx, name, &t);
+            if (s) return s;
+            /* a config that declares biases (attention_bias) makes them required */
+            const bool bias = sl == SLOT_BQ || sl == SLOT_BK || sl == SLOT_BV;
+            if (!t.data) {
+                if (a->slot_use[sl] == SLOT_REQUIRED || (bias && in->has_qkv_bias)) return attrib_fail(ATTRIB_E_MISSING, "required tensor '%s' is missing", name);
+                continue;
+            }
+            int64_t rows, cols;
+            slot_shape(in, sl, &rows, &cols);
+            void *field = (char *)L + slot_field[sl].offset;
+            if (slot_field[sl].vector) {
+                float **v = field;
+                if ((s = attrib_model_vector(m, &t, name, rows, v))) return s;
+                if (slot_is_norm(sl) && norm_offset != 0.0f)
+                    for (int64_t i = 0; i < rows; i++) (*v)[i] += norm_offset;
+            } else if ((s = attrib_model_matrix(m, &t, name, rows, cols, field))) {
+                return s;
+            }
+        }
+        if (a->slot_use[SLOT_QKV]) {
+            const attrib_weight fused = L->wq;
+            L->wq = weight_rows(&fused, 0, qd);
+            L->wk = weight_rows(&fused, qd, kvd);
+            L->wv = weight_rows(&fused, qd + kvd, kvd);
+        }
+        if (a->slot_use[SLOT_GATE_UP]) {
+            const attrib_weight fused = L->w_gate;
+            L->w_gate = weight_rows(&fused, 0, in->n_ff);
+            L->w_up = weight_rows(&fused, in->n_ff, in->n_ff);
+        }
+        if (L->bq || L->bk || L->bv) in->has_qkv_bias = 1;
+        if (L->q_norm) in->has_qk_norm = 1;
+        if (L->post_attn_norm) in->has_post_norms = 1;
+    }
+    return ATTRIB_OK;
+}
+
 /* ---- GGUF -------------------------------------------------------------------- */
 
 static attrib_status gguf_tensor_ref(const gguf_ctx *g, const char *name, bool required, attrib_tensor_ref *t) {
@@ -155,6 +270,10 @@ static attrib_status gguf_tensor_ref(const gguf_ctx *g, const char *name, bool r
     memcpy(t->ne, gt->ne, sizeof t->ne);
     t->n_bytes = gt->n_bytes;
     return ATTRIB_OK;
+}
+
+static attrib_status gguf_lookup(void *ctx, const char *name, attrib_tensor_ref *t) {
+    return gguf_tensor_ref(ctx, name, false, t);
 }
 
 /* Reads integer key "<arch>.<suffix>" into *v; a missing optional key leaves *v. */
@@ -211,13 +330,12 @@ static attrib_status load_gguf(attrib_model *m, const char *path) {
 
     const char *arch = m->arch;
     attrib_model_info *in = &m->info;
-    if (strcmp(arch, "llama") == 0) {
-        in->rope_layout = ATTRIB_ROPE_INTERLEAVED;
-    } else if (strcmp(arch, "qwen2") == 0) {
-        in->rope_layout = ATTRIB_ROPE_HALF;
-    } else {
-        return attrib_fail(ATTRIB_E_UNSUPPORTED, "architecture '%s' is not supported (supported: llama, qwen2)", arch);
+    if (!(m->desc = arch_by_gguf_name(arch))) {
+        char names[256];
+        arch_list_names(names, sizeof names, 0);
+        return attrib_fail(ATTRIB_E_UNSUPPORTED, "architecture '%s' is not supported (supported: %s)", arch, names);
     }
+    in->rope_layout = m->desc->gguf_rope;
     in->n_ctx_train = 2048;
     if ((s = arch_int(g, arch, "block_count", true, 1, MAX_LAYERS, &in->n_layer))) return s;
     if ((s = arch_int(g, arch, "embedding_length", true, 1, MAX_EMBD, &in->n_embd))) return s;
@@ -240,18 +358,53 @@ static attrib_status load_gguf(attrib_model *m, const char *path) {
     if ((s = arch_float(g, arch, "rope.freq_base", false, &in->rope_theta))) return s;
     float rope_scale = 1.0f;
     if ((s = arch_float(g, arch, "rope.scale_linear", false, &rope_scale))) return s;
-    if (rope_scale != 1.0f) return attrib_fail(ATTRIB_E_UNSUPPORTED, "linear RoPE scaling (%s.rope.scale_linear) is not supported", arch);
     char key[256];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     ki = gguf_find_key(g, key);
-    if (ki >= 0 && gguf_get_str(g, ki, &str, &len) && !(len == 4 && memcmp(str, "none", 4) == 0))
-        return attrib_fail(ATTRIB_E_UNSUPPORTED, "RoPE scaling type '%.*s' is not supported", (int)(len > 32 ? 32 : len), str);
+    if (ki >= 0 && gguf_get_str(g, ki, &str, &len) && !(len == 4 && memcmp(str, "none", 4) == 0)) {
+        const bool linear = len == 6 && memcmp(str, "linear", 6) == 0;
+        /* phi3's longrope is carried by the rope_factors_* tensors and an attention factor */
+        const bool longrope = m->desc->slot_use[SLOT_QKV] && ((len == 8 && memcmp(str, "longrope", 8) == 0) || (len == 2 && memcmp(str, "su", 2) == 0));
+        if (linear && m->desc->global_rope_linear) {
+            if ((s = arch_float(g, arch, "rope.scaling.factor", false, &rope_scale))) return s;
+        } else if (!longrope) {
+            return attrib_fail(ATTRIB_E_UNSUPPORTED, "RoPE scaling type '%.*s' is not supported for %s", (int)(len > 32 ? 32 : len),
+                               str, arch);
+        }
+    }
+    if (rope_scale != 1.0f && !m->desc->global_rope_linear)
+        return attrib_fail(ATTRIB_E_UNSUPPORTED, "linear RoPE scaling (%s.rope.scale_linear) is not supported", arch);
+    if (!(rope_scale >= 1.0f) || !isfinite(rope_scale) || rope_scale > 1024.0f)
+        return attrib_fail(ATTRIB_E_BAD_VALUE, "RoPE scaling factor %g is invalid", (double)rope_scale);
+    m->rope_linear = rope_scale;
+    m->rope_attn_factor = 1.0f;
+    if ((s = arch_float(g, arch, "rope.scaling.attn_factor", false, &m->rope_attn_factor))) return s;
+    if (!(m->rope_attn_factor > 0.0f) || !isfinite(m->rope_attn_factor) || m->rope_attn_factor > 16.0f)
+        return attrib_fail(ATTRIB_E_BAD_VALUE, "key '%s.rope.scaling.attn_factor' is %g", arch, (double)m->rope_attn_factor);
+    if (m->desc->softcaps == 2) { /* llama.cpp's defaults when the keys are absent, as Gemma 2's config has them */
+        m->attn_softcap = 50.0f;
+        m->final_softcap = 30.0f;
+        if ((s = arch_float(g, arch, "attn_logit_softcapping", false, &m->attn_softcap))) return s;
+    }
+    if (m->desc->softcaps && (s = arch_float(g, arch, "final_logit_softcapping", false, &m->final_softcap))) return s;
+    if (m->desc->swa_period > 1) {
+        if (m->desc->softcaps == 2) in->sliding_window = 4096;
+        if ((s = arch_int(g, arch, "attention.sliding_window", false, 0, MAX_CTX, &in->sliding_window))) return s;
+    }
+    /* llama.cpp's fixed base for gemma3's local layers; without a window every layer is global */
+    if (m->desc->local_rope_base && in->sliding_window > 0) m->rope_theta_local = 10000.0f;
+    if (m->desc->attn_scale_key) {
+        /* llama.cpp scales gemma queries by 1/sqrt(n_embd / n_head) for the 27B
+         * models (46 layers for gemma2, 62 for gemma3) and by 1/sqrt(head_dim)
+         * otherwise; GGUF has no key for it */
+        const bool big = (in->n_layer == 46 && m->desc->softcaps) || (in->n_layer == 62 && m->desc->local_rope_base);
+        if (big) m->attn_scale = 1.0f / sqrtf((float)(in->n_embd / in->n_head));
+    }
 
     /* shapes are validated after the generic hyper-parameter checks */
     if ((s = attrib_model_finish(m, NULL))) return s; /* validates hyper-parameters only (no weights yet) */
 
-    const int64_t C = in->n_embd, F = in->n_ff, qd = (int64_t)in->n_head * in->head_dim,
-                  kvd = (int64_t)in->n_head_kv * in->head_dim;
+    const int64_t C = in->n_embd;
     attrib_tensor_ref t;
     if ((s = gguf_tensor_ref(g, "token_embd.weight", true, &t))) return s;
     if (t.n_dims != 2 || t.ne[0] != C)
@@ -269,56 +422,28 @@ static attrib_status load_gguf(attrib_model *m, const char *path) {
     if ((s = gguf_tensor_ref(g, "output_norm.weight", true, &t))) return s;
     if ((s = attrib_model_vector(m, &t, "output_norm.weight", C, &m->output_norm))) return s;
     if ((s = gguf_tensor_ref(g, "rope_freqs.weight", false, &t))) return s;
+    /* longrope: attrib runs within the original context, where llama.cpp uses the short factors */
+    if (!t.data && m->desc->slot_use[SLOT_QKV]) {
+        if ((s = gguf_tensor_ref(g, "rope_factors_short.weight", false, &t))) return s;
+        int orig = 0;
+        if ((s = arch_int(g, arch, "rope.scaling.original_context_length", false, 1, MAX_CTX, &orig))) return s;
+        if (t.data && orig > 0 && orig < in->n_ctx_train) in->n_ctx_train = orig; /* the short factors' range */
+    }
     if (t.data) {
         if ((s = attrib_model_vector(m, &t, "rope_freqs.weight", in->rope_dim / 2, &m->rope_factors))) return s;
         in->has_rope_freqs = 1;
     }
 
-    m->layers = attrib_calloc_array((size_t)in->n_layer, sizeof *m->layers);
-    if (!m->layers) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-    for (int l = 0; l < in->n_layer; l++) {
-        attrib_layer *L = &m->layers[l];
-        char name[64];
-#define VEC(field, suffix, n, req)                                                   \
-    snprintf(name, sizeof name, "blk.%d." suffix, l);                                \
-    if ((s = gguf_tensor_ref(g, name, req, &t))) return s;                           \
-    if (t.data && (s = attrib_model_vector(m, &t, name, n, &L->field))) return s;
-#define MAT(field, suffix, rows, cols)                                               \
-    snprintf(name, sizeof name, "blk.%d." suffix, l);                                \
-    if ((s = gguf_tensor_ref(g, name, true, &t))) return s;                          \
-    if ((s = attrib_model_matrix(m, &t, name, rows, cols, &L->field))) return s;
-        VEC(attn_norm, "attn_norm.weight", C, true)
-        MAT(wq, "attn_q.weight", qd, C)
-        MAT(wk, "attn_k.weight", kvd, C)
-        MAT(wv, "attn_v.weight", kvd, C)
-        MAT(wo, "attn_output.weight", C, qd)
-        VEC(bq, "attn_q.bias", qd, false)
-        VEC(bk, "attn_k.bias", kvd, false)
-        VEC(bv, "attn_v.bias", kvd, false)
-        VEC(ffn_norm, "ffn_norm.weight", C, true)
-        MAT(w_gate, "ffn_gate.weight", F, C)
-        MAT(w_up, "ffn_up.weight", F, C)
-        MAT(w_down, "ffn_down.weight", C, F)
-#undef VEC
-#undef MAT
-        if (L->bq || L->bk || L->bv) in->has_qkv_bias = 1;
-        if (strcmp(arch, "qwen2") == 0 && !(L->bq && L->bk && L->bv))
-            return attrib_fail(ATTRIB_E_MISSING, "qwen2 layer %d lacks its attn_q/k/v biases", l);
-    }
-    /* Tensors we do not use would silently change the model (e.g. q/k norms of
-     * newer architectures): refuse them rather than compute a wrong answer. */
+    if ((s = attrib_model_load_layers(m, &arch_gguf_names, gguf_lookup, (void *)g, 0.0f))) return s;
+    /* Tensors we do not use would silently change the model (e.g. a newer
+     * architecture's extra norms): refuse them rather than compute a wrong answer. */
     for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
         const char *tn = gguf_get_tensor(g, i)->name;
-        static const char *known[] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
-                                      "attn_output.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
-                                      "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
-                                      "attn_rot_embd"};
         bool ok = strcmp(tn, "token_embd.weight") == 0 || strcmp(tn, "output.weight") == 0 ||
-                  strcmp(tn, "output_norm.weight") == 0 || strcmp(tn, "rope_freqs.weight") == 0;
-        int layer, consumed = 0;
-        if (!ok && sscanf(tn, "blk.%d.%n", &layer, &consumed) == 1 && consumed > 0 && layer >= 0 && layer < in->n_layer)
-            for (size_t k = 0; k < sizeof known / sizeof *known && !ok; k++)
-                ok = strncmp(tn + consumed, known[k], strlen(known[k])) == 0 && tn[consumed + strlen(known[k])] == '\0';
+                  strcmp(tn, "output_norm.weight") == 0 || strcmp(tn, "rope_freqs.weight") == 0 ||
+                  (m->desc->slot_use[SLOT_QKV] && (strcmp(tn, "rope_factors_short.weight") == 0 ||
+                                                   strcmp(tn, "rope_factors_long.weight") == 0)) ||
+                  arch_is_layer_tensor(m->desc, &arch_gguf_names, tn, in->n_layer);
         if (!ok) return attrib_fail(ATTRIB_E_UNSUPPORTED, "tensor '%s' is not part of a supported %s model", tn, arch);
     }
 
@@ -332,6 +457,25 @@ static attrib_status load_gguf(attrib_model *m, const char *path) {
 }
 
 /* ---- common checks ------------------------------------------------------------ */
+
+/* The D/2 inverse frequencies of RoPE with base THETA, divided by FACTORS
+ * (rope_freqs / longrope) when given; a new array owned by M. */
+static attrib_status rope_frequencies(attrib_model *m, float theta, const float *factors, float **out) {
+    const int half = m->info.rope_dim / 2;
+    float *f = attrib_calloc_array((size_t)half, sizeof(float));
+    if (!f || !attrib_model_own(m, f)) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    for (int i = 0; i < half; i++) {
+        double v = pow((double)theta, -2.0 * i / m->info.rope_dim);
+        if (factors) {
+            if (!(factors[i] > 0.0f) || !isfinite(factors[i]))
+                return attrib_fail(ATTRIB_E_BAD_VALUE, "RoPE frequency factor %d is %g", i, (double)factors[i]);
+            v /= factors[i];
+        }
+        f[i] = (float)v;
+    }
+    *out = f;
+    return ATTRIB_OK;
+}
 
 attrib_status attrib_model_finish(attrib_model *m, const attrib_model_options *opt) {
     attrib_model_info *in = &m->info;
@@ -360,18 +504,32 @@ attrib_status attrib_model_finish(attrib_model *m, const attrib_model_options *o
             return attrib_fail(ATTRIB_E_SHAPE, "the tokenizer has %d tokens but the embedding matrix only %d rows", tv, in->n_vocab);
     }
     /* RoPE frequencies in double: they multiply positions up to the context length */
-    int half = in->rope_dim / 2;
-    m->rope_inv_freq = attrib_calloc_array((size_t)half, sizeof(float));
-    if (!m->rope_inv_freq || !attrib_model_own(m, m->rope_inv_freq)) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-    for (int i = 0; i < half; i++) {
-        double f = pow((double)in->rope_theta, -2.0 * i / in->rope_dim);
-        if (m->rope_factors) {
-            if (!(m->rope_factors[i] > 0.0f) || !isfinite(m->rope_factors[i]))
-                return attrib_fail(ATTRIB_E_BAD_VALUE, "RoPE frequency factor %d is %g", i, (double)m->rope_factors[i]);
-            f /= m->rope_factors[i];
-        }
-        m->rope_inv_freq[i] = (float)f;
+    attrib_status st = rope_frequencies(m, in->rope_theta, m->rope_factors, &m->rope_inv_freq);
+    if (!st && m->rope_linear > 1.0f) /* the global layers' positions are divided by the factor */
+        for (int i = 0; i < in->rope_dim / 2; i++) m->rope_inv_freq[i] /= m->rope_linear;
+    if (!st && m->rope_theta_local > 0.0f) st = rope_frequencies(m, m->rope_theta_local, NULL, &m->rope_inv_freq_local);
+    if (st) return st;
+    if (m->embed_scale == 0.0f) m->embed_scale = m->desc && m->desc->embed_scale_sqrt ? sqrtf((float)in->n_embd) : 1.0f;
+    if (m->attn_scale == 0.0f) m->attn_scale = 1.0f / sqrtf((float)in->head_dim);
+    if (m->rope_attn_factor == 0.0f) m->rope_attn_factor = 1.0f;
+    if (!(m->attn_softcap >= 0.0f) || !(m->final_softcap >= 0.0f) || !isfinite(m->attn_softcap) || !isfinite(m->final_softcap))
+        return attrib_fail(ATTRIB_E_BAD_VALUE, "soft-cap %g / %g is invalid", (double)m->attn_softcap, (double)m->final_softcap);
+    if (in->sliding_window < 0) return attrib_fail(ATTRIB_E_BAD_VALUE, "sliding window %d is invalid", in->sliding_window);
+    in->n_windowed_layers = 0;
+    for (int l = 0; l < in->n_layer; l++) {
+        attrib_layer *L = &m->layers[l];
+        const bool windowed = in->sliding_window > 0 && m->desc &&
+                              (m->layer_windowed ? m->layer_windowed[l] != 0 : arch_layer_windowed(m->desc, l));
+        L->window = windowed ? in->sliding_window : 0;
+        L->rope_inv_freq = windowed && m->rope_inv_freq_local ? m->rope_inv_freq_local : m->rope_inv_freq;
+        in->n_windowed_layers += windowed;
     }
+    in->activation = m->desc && m->desc->act == ARCH_ACT_GELU_TANH ? "gelu_tanh" : "silu";
+    in->embed_scale = m->embed_scale;
+    in->attn_scale = m->attn_scale;
+    in->attn_softcap = m->attn_softcap;
+    in->final_softcap = m->final_softcap;
+    in->rope_theta_local = m->rope_theta_local;
     in->path = m->path;
     in->arch = m->arch;
     in->name = m->name ? m->name : "";
@@ -382,7 +540,7 @@ attrib_status attrib_model_finish(attrib_model *m, const attrib_model_options *o
         if ((size_t)in->n_head * in->head_dim > maxc) maxc = (size_t)in->n_head * in->head_dim;
         float *row = attrib_calloc_array(maxc, sizeof(float));
         if (!row) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-        attrib_status st = ATTRIB_OK;
+        st = ATTRIB_OK;
         for (int l = -1; l < in->n_layer && !st; l++) {
             const attrib_weight *ws[7];
             const char *names[7];
@@ -472,7 +630,6 @@ void attrib_model_free(attrib_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
-    free(m->dequant_buf);
     free(m->work);
     gguf_free(m->gguf);
     for (int i = 0; i < m->n_st_files; i++) attrib_unmap_file(&m->st_files[i]);

@@ -27,6 +27,21 @@
  *   Q4_K 256 el, 144 B: d, dmin, scales[12], qs[128]
  *   Q5_K 256 el, 176 B: d, dmin, scales[12], qh[32], qs[128]
  *   Q6_K 256 el, 210 B: ql[128], qh[64], int8 scales[16], d
+ *   Q2_K 256 el,  84 B: scales[16], qs[64], d, dmin
+ *        16 sub-blocks of 16; scale byte s = 4-bit scale | 4-bit min << 4;
+ *        value = (d*sc)*q - (dmin*mn), q = 2 bits
+ *   Q3_K 256 el, 110 B: hmask[32], qs[64], scales[12], d
+ *        16 sub-blocks of 16 with 6-bit scales stored with a bias of 32;
+ *        q = low 2 bits - (high bit clear ? 4 : 0), value = (d*(sc-32))*q
+ *   IQ4_NL 32 el, 18 B: d, qs[16]          value = d * IQ4_TABLE[nibble]
+ *   IQ4_XS 256 el, 136 B: d, scales_h (u16), scales_l[4], qs[128]
+ *        8 sub-blocks of 32, 6-bit scales with a bias of 32,
+ *        value = (d*(sc-32)) * IQ4_TABLE[nibble]
+ * In Q2_K and Q3_K the 2-bit fields are spread the same way: element i of a
+ * super-block lies in half h = i/128; within the half, i%128 = 32*j + l takes
+ * bits 2j..2j+1 of qs[32*h + l]. The Q3_K high bit of that element is bit
+ * 4*h + j of hmask[l]. In IQ4_NL and IQ4_XS, as in Q4_0, a 32-element group
+ * keeps elements 0..15 in the low nibbles of 16 bytes and 16..31 in the high.
  */
 #include "model/quant.h"
 
@@ -47,6 +62,11 @@
 
 #define QK 32    /* elements per block of the legacy formats */
 #define QK_K 256 /* elements per K-quant super-block */
+
+/* The 16 levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl): a fixed,
+ * non-uniform grid, denser near zero, that a 4-bit index selects. */
+static const int8_t IQ4_TABLE[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                     1,    13,   25,  38,  53,  69,  89,  113};
 
 /* ---------------------------------------------------------------------------
  * Small helpers. Block fields are read with memcpy because blocks of 18, 22
@@ -100,6 +120,10 @@ bool gguf_type_block(int type, int *block_elems, int *block_bytes) {
     case ATTRIB_DTYPE_Q4_K: e = QK_K; b = 4 + 12 + QK_K / 2; break;
     case ATTRIB_DTYPE_Q5_K: e = QK_K; b = 4 + 12 + QK_K / 8 + QK_K / 2; break;
     case ATTRIB_DTYPE_Q6_K: e = QK_K; b = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2; break;
+    case ATTRIB_DTYPE_Q2_K: e = QK_K; b = QK_K / 16 + QK_K / 4 + 4; break;
+    case ATTRIB_DTYPE_Q3_K: e = QK_K; b = QK_K / 8 + QK_K / 4 + 12 + 2; break;
+    case ATTRIB_DTYPE_IQ4_NL: e = QK; b = 2 + QK / 2; break;
+    case ATTRIB_DTYPE_IQ4_XS: e = QK_K; b = 2 + 2 + QK_K / 64 + QK_K / 2; break;
     default: return false;
     }
     if (block_elems) *block_elems = e;
@@ -139,6 +163,25 @@ static void k_scale_min(const uint8_t *s, int j, int *sc, int *mn) {
         *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
         *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
+}
+
+/* 6-bit scale of sub-block S (0..15) of a Q3_K super-block, still biased by
+ * 32: its low 4 bits are nibble S/8 of byte S%8, its top 2 bits are bit pair
+ * S/4 of byte 8 + S%4. */
+static int q3k_scale(const uint8_t *s, int sub) {
+    int lo = (s[sub % 8] >> (4 * (sub / 8))) & 0x0f;
+    int hi = (s[8 + sub % 4] >> (2 * (sub / 4))) & 3;
+    return lo | (hi << 4);
+}
+
+/* 6-bit scale of sub-block S (0..7) of an IQ4_XS super-block, biased by 32:
+ * low 4 bits in nibble S%2 of scales_l[S/2], top 2 bits in bits 2S, 2S+1 of
+ * the little-endian scales_h. */
+static int iq4xs_scale(const uint8_t *b, int sub) {
+    unsigned sh = (unsigned)b[2] | ((unsigned)b[3] << 8);
+    int lo = (b[4 + sub / 2] >> (4 * (sub % 2))) & 0x0f;
+    int hi = (int)((sh >> (2 * sub)) & 3u);
+    return lo | (hi << 4);
 }
 
 static float ref_element(int type, const uint8_t *b, int i) {
@@ -195,6 +238,36 @@ static float ref_element(int type, const uint8_t *b, int i) {
         int q = (lo | (hi << 4)) - 32;
         float ds = fp16_at(b + 208) * (float)sc[h * 8 + l / 16 + 2 * k];
         return ds * (float)q;
+    }
+    case ATTRIB_DTYPE_Q2_K: {
+        const uint8_t *qs = b + 16;
+        int h = i / 128, j = (i % 128) / 32, l = i % 32;
+        int q = (qs[h * 32 + l] >> (2 * j)) & 3;
+        int sm = b[i / 16]; /* sub-blocks of 16 elements */
+        float d1 = fp16_at(b + 80) * (float)(sm & 0x0f);
+        float m1 = fp16_at(b + 82) * (float)(sm >> 4);
+        return d1 * (float)q - m1;
+    }
+    case ATTRIB_DTYPE_Q3_K: {
+        const uint8_t *hm = b, *qs = b + 32;
+        int h = i / 128, j = (i % 128) / 32, l = i % 32;
+        int lo = (qs[h * 32 + l] >> (2 * j)) & 3;
+        int high = (hm[l] >> (4 * h + j)) & 1;
+        int q = high ? lo : lo - 4;
+        float ds = fp16_at(b + 108) * (float)(q3k_scale(b + 96, i / 16) - 32);
+        return ds * (float)q;
+    }
+    case ATTRIB_DTYPE_IQ4_NL: {
+        const uint8_t *qs = b + 2;
+        int q = i < 16 ? (qs[i] & 0x0f) : (qs[i - 16] >> 4);
+        return fp16_at(b) * (float)IQ4_TABLE[q];
+    }
+    case ATTRIB_DTYPE_IQ4_XS: {
+        int sub = i / 32, k = i % 32;
+        uint8_t byte = b[8 + sub * 16 + k % 16];
+        int q = k < 16 ? (byte & 0x0f) : (byte >> 4);
+        float ds = fp16_at(b) * (float)(iq4xs_scale(b, sub) - 32);
+        return ds * (float)IQ4_TABLE[q];
     }
     default:
         return 0.0f;
@@ -387,6 +460,81 @@ static void q6_k_row(const uint8_t *restrict p, float *restrict dst, int64_t nb)
     }
 }
 
+/* Q2_K: unpack the 2-bit quants, then one multiply-subtract loop per
+ * 16-element sub-block. */
+static void q2_k_row(const uint8_t *restrict p, float *restrict dst, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++, p += 84, dst += QK_K) {
+        uint8_t q[QK_K];
+        const uint8_t *qs = p + 16;
+        float d = fp16_at(p + 80), dmin = fp16_at(p + 82);
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 32; l++) q[h * 128 + j * 32 + l] = (uint8_t)((qs[h * 32 + l] >> (2 * j)) & 3);
+        for (int s = 0; s < 16; s++) {
+            float d1 = d * (float)(p[s] & 0x0f), m1 = dmin * (float)(p[s] >> 4);
+            const uint8_t *qq = q + s * 16;
+            float *y = dst + s * 16;
+            for (int l = 0; l < 16; l++) y[l] = d1 * (float)qq[l] - m1;
+        }
+    }
+}
+
+/* Q3_K: all sixteen scales from the 12 packed bytes at once (the 4-bit low
+ * parts are the nibbles of bytes 0..7, the 2-bit high parts the bit pairs
+ * of bytes 8..11), quants to int8 in -4..3, then one loop per sub-block. */
+static void q3_k_row(const uint8_t *restrict p, float *restrict dst, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++, p += 110, dst += QK_K) {
+        int8_t q[QK_K];
+        int sc[16];
+        const uint8_t *hm = p, *qs = p + 32, *s = p + 96;
+        float d = fp16_at(p + 108);
+        for (int k = 0; k < 4; k++) {
+            sc[k] = ((s[k] & 0x0f) | (((s[8 + k] >> 0) & 3) << 4)) - 32;
+            sc[k + 4] = ((s[k + 4] & 0x0f) | (((s[8 + k] >> 2) & 3) << 4)) - 32;
+            sc[k + 8] = ((s[k] >> 4) | (((s[8 + k] >> 4) & 3) << 4)) - 32;
+            sc[k + 12] = ((s[k + 4] >> 4) | (((s[8 + k] >> 6) & 3) << 4)) - 32;
+        }
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 4; j++) {
+                int sh = 4 * h + j;
+                for (int l = 0; l < 32; l++)
+                    q[h * 128 + j * 32 + l] =
+                        (int8_t)(((qs[h * 32 + l] >> (2 * j)) & 3) - (((hm[l] >> sh) & 1) ? 0 : 4));
+            }
+        for (int k = 0; k < 16; k++) {
+            float ds = d * (float)sc[k];
+            const int8_t *qq = q + k * 16;
+            float *y = dst + k * 16;
+            for (int l = 0; l < 16; l++) y[l] = ds * (float)qq[l];
+        }
+    }
+}
+
+/* IQ4_NL/IQ4_XS levels as floats (exact: they are small integers). */
+static const float IQ4_TABLE_F[16] = {-127.0f, -104.0f, -83.0f, -65.0f, -49.0f, -35.0f, -22.0f, -10.0f,
+                                      1.0f,    13.0f,   25.0f,  38.0f,  53.0f,  69.0f,  89.0f,  113.0f};
+
+/* One 32-element IQ4 group: 16 bytes of index pairs times scale DS. */
+static inline void iq4_group(const uint8_t *restrict qs, float ds, float *restrict y) {
+    for (int j = 0; j < 16; j++) y[j] = ds * IQ4_TABLE_F[qs[j] & 0x0f];
+    for (int j = 0; j < 16; j++) y[j + 16] = ds * IQ4_TABLE_F[qs[j] >> 4];
+}
+
+static void iq4_nl_row(const uint8_t *restrict p, float *restrict dst, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++, p += 18, dst += QK) iq4_group(p + 2, fp16_at(p), dst);
+}
+
+static void iq4_xs_row(const uint8_t *restrict p, float *restrict dst, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++, p += 136, dst += QK_K) {
+        float d = fp16_at(p);
+        unsigned sh = (unsigned)p[2] | ((unsigned)p[3] << 8);
+        for (int s = 0; s < 8; s++) {
+            int ls = ((p[4 + s / 2] >> (4 * (s & 1))) & 0x0f) | (int)(((sh >> (2 * s)) & 3u) << 4);
+            iq4_group(p + 8 + 16 * s, d * (float)(ls - 32), dst + 32 * s);
+        }
+    }
+}
+
 int attrib_dequant_row(int type, const void *src, float *dst, int64_t n) {
     int64_t nb = n_blocks(type, n);
     if (nb < 0) return -1;
@@ -403,6 +551,10 @@ int attrib_dequant_row(int type, const void *src, float *dst, int64_t n) {
     case ATTRIB_DTYPE_Q4_K: qk45_row(p, dst, nb, 0); break;
     case ATTRIB_DTYPE_Q5_K: qk45_row(p, dst, nb, 1); break;
     case ATTRIB_DTYPE_Q6_K: q6_k_row(p, dst, nb); break;
+    case ATTRIB_DTYPE_Q2_K: q2_k_row(p, dst, nb); break;
+    case ATTRIB_DTYPE_Q3_K: q3_k_row(p, dst, nb); break;
+    case ATTRIB_DTYPE_IQ4_NL: iq4_nl_row(p, dst, nb); break;
+    case ATTRIB_DTYPE_IQ4_XS: iq4_xs_row(p, dst, nb); break;
     default: return -1;
     }
     return 0;

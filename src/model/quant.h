@@ -1,11 +1,11 @@
 /*
- * quant.h — private interface of the dequantisation kernels (src/quant.c).
+ * quant.h — private interface of the dequantisation kernels (src/model/quant.c).
  *
  * Weights stay in the file's own format in the memory map; matrices are
  * dequantised to F32 row by row just before they are used (see model.c for
- * why). Block layouts are those of ggml: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0
- * (32-element blocks) and Q4_K, Q5_K, Q6_K (256-element super-blocks), plus
- * F16, BF16 and F32. Each fast kernel has a plain reference twin (*_ref)
+ * why). Block layouts are those of ggml: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+ * IQ4_NL (32-element blocks) and Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS
+ * (256-element super-blocks), plus F16, BF16 and F32. Each fast kernel has a plain reference twin (*_ref)
  * that the tests compare it with.
  */
 #ifndef ATTRIB_QUANT_H

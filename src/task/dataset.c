@@ -210,7 +210,7 @@ static attrib_status resolve_columns(loader *ld) {
             list_columns(ld, cols, sizeof cols);
             return attrib_fail(ATTRIB_E_MISSING,
                                "%s: no text column: none of prompt, instruction, goal, Goal, text, query, question "
-                               "is present (name one with text_col); the %s: %s",
+                               "is present; the %s: %s",
                                ld->name, ld->is_json ? "first object's keys are" : "header's columns are", cols);
         }
     }

@@ -282,6 +282,7 @@ void tok_free_internal(attrib_tokenizer *tok) {
     attrib_free(tok->added);
     attrib_free(tok->added_of_id);
     attrib_free(tok->match_idx);
+    attrib_free(tok->chat_template);
     for (int i = 0; i < tok->n_ops; i++) {
         attrib_free(tok->ops[i].str);
         attrib_free(tok->ops[i].str2);
@@ -306,6 +307,25 @@ int attrib_tokenizer_bos(const attrib_tokenizer *tok) { return tok ? tok->bos : 
 int attrib_tokenizer_eos(const attrib_tokenizer *tok) { return tok ? tok->eos : -1; }
 int attrib_tokenizer_unk(const attrib_tokenizer *tok) { return tok ? tok->unk : -1; }
 int attrib_tokenizer_pad(const attrib_tokenizer *tok) { return tok ? tok->pad : -1; }
+const char *attrib_tokenizer_chat_template(const attrib_tokenizer *tok) { return tok ? tok->chat_template : NULL; }
+
+/* Keeps a copy of a chat template read from WHAT (a key or file name for
+ * messages). The text is untrusted: bounded, and a NUL byte inside it (which
+ * C strings cannot carry) is refused rather than silently cut. */
+attrib_status tok_set_chat_template(attrib_tokenizer *tok, const char *text, size_t len, const char *what) {
+    if (len > TOK_MAX_CHAT_TEMPLATE)
+        return attrib_fail(ATTRIB_E_LIMIT, "%s: the chat template is %zu bytes (limit %u)", what, len, TOK_MAX_CHAT_TEMPLATE);
+    if (memchr(text, 0, len))
+        return attrib_fail(ATTRIB_E_BAD_STRING, "%s: the chat template contains a NUL byte", what);
+    char *c = attrib_malloc(len + 1);
+    if (!c)
+        return attrib_fail(ATTRIB_E_NOMEM, "%s: out of memory for the chat template", what);
+    memcpy(c, text, len);
+    c[len] = 0;
+    attrib_free(tok->chat_template);
+    tok->chat_template = c;
+    return ATTRIB_OK;
+}
 
 const char *attrib_tokenizer_piece(const attrib_tokenizer *tok, int32_t id, size_t *len) {
     if (!tok || id < 0 || id >= tok->n_vocab) {

@@ -256,6 +256,17 @@ static attrib_status build(attrib_tokenizer *tok, const gguf_ctx *g) {
         (st = get_opt_bool(g, "tokenizer.ggml.add_space_prefix", &add_space_prefix)))
         return st;
 
+    /* The chat template is optional; when present it must be a string. */
+    int64_t kc = gguf_find_key(g, "tokenizer.chat_template");
+    if (kc >= 0) {
+        const char *ct;
+        size_t ctlen;
+        if (!gguf_get_str(g, kc, &ct, &ctlen))
+            return attrib_fail(ATTRIB_E_METADATA_TYPE, "tokenizer.chat_template: expected a string");
+        if ((st = tok_set_chat_template(tok, ct, ctlen, "tokenizer.chat_template")))
+            return st;
+    }
+
     if (spm) {
         if (add_space_prefix && (st = add_op(tok, TOK_OP_PREPEND, " ", NULL)))
             return st;

@@ -114,6 +114,11 @@ struct attrib_tokenizer {
     size_t *match_idx;    /* indices of added[] grouped by first byte of their text */
     size_t match_start[257];
 
+    /* The model's chat template (Jinja text from GGUF tokenizer.chat_template
+     * or tokenizer_config.json chat_template), NUL-terminated, or NULL. Only
+     * ever read as data (task/chat_template.c recognises its family). */
+    char *chat_template;
+
     /* Decoder. */
     int dec_meta_to_space;   /* ▁ becomes a space */
     int dec_strip_space;     /* drop one leading space of the decoded text */
@@ -175,6 +180,9 @@ attrib_status tok_model_encode(const attrib_tokenizer *tok, const tok_buf *nb, t
                                tok_scratch *s, tok_outbuf *out);
 
 /* tokenizer_json.c / tokenizer_gguf.c */
+/* Chat templates longer than this are refused (ATTRIB_E_LIMIT). */
+#define TOK_MAX_CHAT_TEMPLATE (1u << 20)
+attrib_status tok_set_chat_template(attrib_tokenizer *tok, const char *text, size_t len, const char *what);
 attrib_status tok_from_json_text(const char *json, size_t len, const char *config, size_t config_len,
                                  attrib_tokenizer **out);
 

@@ -487,6 +487,34 @@ static attrib_status build(attrib_tokenizer *tok, const json_t *root, const json
     return tok_finish(tok);
 }
 
+/* tokenizer_config.json "chat_template": a string, or a list of {name,
+ * template} objects (transformers' named templates), of which the one named
+ * "default" is the chat template, else the first. Absent or null = none. */
+static attrib_status config_chat_template(attrib_tokenizer *tok, const json_t *cfg) {
+    const json_t *ct = json_object_get(cfg, "chat_template");
+    if (!ct || json_is_null(ct))
+        return ATTRIB_OK;
+    if (json_is_array(ct)) {
+        const json_t *pick = NULL, *first = NULL;
+        for (size_t i = 0; i < json_array_size(ct); i++) {
+            const json_t *e = json_array_get(ct, i);
+            const json_t *nm = json_object_get(e, "name"), *tx = json_object_get(e, "template");
+            if (!json_is_object(e) || !json_is_string(nm) || !json_is_string(tx))
+                return attrib_fail(ATTRIB_E_BAD_JSON, "tokenizer_config.json: chat_template[%zu] is not a {name, template} object", i);
+            if (!first)
+                first = tx;
+            if (!pick && strcmp(json_string_value(nm), "default") == 0)
+                pick = tx;
+        }
+        ct = pick ? pick : first;
+        if (!ct)
+            return ATTRIB_OK;
+    }
+    if (!json_is_string(ct))
+        return attrib_fail(ATTRIB_E_BAD_JSON, "tokenizer_config.json: chat_template is neither a string nor a list of {name, template}");
+    return tok_set_chat_template(tok, json_string_value(ct), json_string_length(ct), "tokenizer_config.json chat_template");
+}
+
 /* Status of a JSON text that did not load as an object: out of memory,
  * unparsable, or valid JSON of another kind. */
 static attrib_status json_root_failure(const char *what, const json_t *root, const json_error_t *err) {
@@ -517,6 +545,8 @@ attrib_status tok_from_json_text(const char *json, size_t len, const char *confi
     tok_byte_level_init();
     attrib_tokenizer *tok = tok_alloc();
     attrib_status st = tok ? build(tok, root, cfg) : attrib_fail(ATTRIB_E_NOMEM, "tokenizer.json: out of memory");
+    if (!st && cfg)
+        st = config_chat_template(tok, cfg);
     json_decref(root);
     json_decref(cfg);
     if (st) {

@@ -37,7 +37,7 @@ U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
 SCALAR_FMT = {U8: '<B', I8: '<b', U16: '<H', I16: '<h', U32: '<I', I32: '<i',
               F32: '<f', BOOL: '<B', U64: '<Q', I64: '<q', F64: '<d'}
 # Tensor types (ggml numbering).
-T_F32, T_F16, T_Q8_0, T_Q2_K = 0, 1, 8, 10
+T_F32, T_F16, T_Q8_0, T_Q8_K, T_IQ2_XXS = 0, 1, 8, 15, 16
 BLOCK = {T_F32: (1, 4), T_F16: (1, 2), T_Q8_0: (32, 34)}
 
 M64 = (1 << 64) - 1
@@ -368,8 +368,12 @@ def cases():
         with_tensor('a.weight', dims=[1 << 20, 1 << 20]))
     add('ttype_4', 'ATTRIB_E_BAD_TYPE', 'tensor type 4 (removed Q4_2)', with_tensor('c.bias', type=4))
     add('ttype_1000', 'ATTRIB_E_BAD_TYPE', 'tensor type 1000', with_tensor('c.bias', type=1000))
-    add('ttype_q2_k', 'ATTRIB_E_BAD_TYPE', 'tensor type Q2_K (a ggml type attrib does not read)',
-        with_tensor('c.bias', type=T_Q2_K, dims=[256]))
+    add('ttype_31', 'ATTRIB_E_BAD_TYPE', 'tensor type 31 (retired Q4_0_4_4, no longer in GGUF files)',
+        with_tensor('c.bias', type=31))
+    add('ttype_iq2_xxs', 'ATTRIB_E_UNSUPPORTED', 'tensor type IQ2_XXS (a ggml type attrib does not read)',
+        with_tensor('c.bias', type=T_IQ2_XXS, dims=[256]))
+    add('ttype_q8_k', 'ATTRIB_E_UNSUPPORTED', 'tensor type Q8_K (ggml\'s internal dot-product type)',
+        with_tensor('c.bias', type=T_Q8_K, dims=[256]))
     add('q8_row_48', 'ATTRIB_E_BAD_DIMS', 'Q8_0 row of 48 elements (block size 32)',
         with_tensor('b.weight', dims=[48, 2]))
 

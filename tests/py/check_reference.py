@@ -98,7 +98,12 @@ def main():
     bound = {"f32": 0.0, "f16": 1e-3, "bf16": 8e-3, "q8_0": 0.5 / 127 + 1e-3,
              "q4_0": 0.5 / 7.5 + 1e-2, "q5_0": 0.5 / 15.5 + 1e-2, "q4_1": 1.0 / 15 + 1e-2,
              "q5_1": 1.0 / 31 + 1e-2, "q4_k": 1.0 / 15 + 3e-2, "q5_k": 1.0 / 31 + 3e-2,
-             "q6_k": 0.5 / 31.5 + 1e-2}
+             "q6_k": 0.5 / 31.5 + 1e-2,
+             # 2-bit: half of a step of (max - min)/3 <= 2max/3; Q3_K: half a step of max/4, or
+             # a whole step where +max clips to level 3; IQ4: half the widest gap of the grid
+             # (24/127), or 14/127 where +max meets the top level 113
+             "q2_k": 1.0 / 3 + 0.1, "q3_k": 0.25 + 0.1, "iq4_nl": 14.0 / 127 + 2e-2,
+             "iq4_xs": 14.0 / 127 + 4e-2}
     for name, (tid, blk, bsz, _) in make_gguf.DTYPES.items():
         raw = make_gguf.encode(x, name)
         y = gguf.dequantize(raw, tid, x.size)

@@ -34,7 +34,39 @@ attrib_model *cli_load_model(const char *path, int n_threads, bool check_weights
 /* Seconds from a monotonic clock. */
 double cli_now(void);
 
+/* TEXT as given, or standard input when ARG is "-" (*owned then holds the
+ * malloc'd bytes, NUL-terminated, to free; one final newline is dropped).
+ * NULL after printing an error. */
+const char *cli_text_arg(const char *arg, char **owned, size_t *len);
+
+/* Progress on standard error: "  ig  prompt 3/450  5416/28000  812/s  ETA 26 s".
+ * Shown only when standard error is a terminal, or when forced (--progress),
+ * and only for work that has taken a second already. */
+typedef struct cli_progress {
+    double t0, last;
+    const char *what;   /* the method */
+    int64_t item, n_items; /* the prompt (n_items 0: one prompt) */
+    int force, shown;
+} cli_progress;
+void cli_progress_cb(void *user, int64_t done, int64_t total);
+/* Ends a progress line that was shown (a newline). */
+void cli_progress_end(cli_progress *p);
+
+/* ---- words (words.c) ---- */
+/* The one token WORD (e.g. " Lily", with its leading space) is for the model,
+ * after TMPL's rendered text when TMPL is given, else after ordinary text:
+ * 0 and *id, or 1 with what WORD becomes in WHY. */
+int cli_word_token(const attrib_tokenizer *tok, const char *tmpl, const char *word, int32_t *id, char *why, size_t cap);
+/* The same, printing why not (naming the option OPT); returns 1 then. */
+int cli_word_error(const attrib_tokenizer *tok, const char *tmpl, const char *tmpl_name, const char *opt, const char *word,
+                   int32_t *id);
+/* Prints label-word pairs (or words) that are one token after TMPL. */
+int cli_suggest_words(FILE *f, const attrib_tokenizer *tok, const char *tmpl);
+
 /* ---- data options shared by probe and compare (data.c) ---- */
+/* One limit on --samples for every method and command (the library allows SmoothGrad no more). */
+#define CLI_MAX_SAMPLES 65536
+
 #define CLI_MAX_FILES 16
 typedef struct cli_data_opts {
     const char *files[CLI_MAX_FILES];
@@ -67,6 +99,21 @@ int cli_data_load(const cli_data_opts *o, cli_rows *out);
 void cli_rows_free(cli_rows *r);
 /* The template text for --template ARG (NULL = plain): *tmpl_out is malloc'd. */
 int cli_template(const char *arg, char **tmpl_out, const char **name_out);
+
+/* ---- the model's own chat template (chat.c) ---- */
+typedef struct cli_chat {
+    const attrib_chat_family *family; /* the recognised family */
+    char *tmpl;                       /* the built template (free) */
+    char name[64];                    /* "auto:qwen3" / "chat:llama3", for provenance */
+    const char *positive, *negative;  /* default label words (auto), else NULL */
+} cli_chat;
+/* ARG "auto" or "chat", or NULL (the default: auto when the model has a
+ * recognised chat template). 0 = *OUT is filled; -1 = not a chat-template
+ * choice (use cli_template; for NULL, no usable chat template); >0 = error
+ * printed, the exit code. */
+int cli_chat_template(const attrib_tokenizer *tok, const char *arg, const char *system, int thinking, cli_chat *out);
+/* TEXT trimmed as the family trims message text (a new string to free). */
+char *cli_chat_trim(const cli_chat *c, const char *text);
 
 int cmd_probe(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

@@ -39,6 +39,9 @@ static const char *HELP_FMT =
     "  --template judge     (or llama-guard, or @FILE) with a logit difference of two label\n"
     "  --label-words P N    words as the score: logit(P) - logit(N); default from the template\n"
     "                       (judge: \" Yes\" \" No\"; llama-guard: \" unsafe\" \" safe\")\n"
+    "  --template auto      the model's own chat template as a judge (Llama Guard 3: its\n"
+    "                       verdict; other chat models asked whether the prompt is harmful);\n"
+    "                       see explain --help and docs/templates.md\n"
     "methods:\n"
     "  --methods LIST       comma-separated (default occlusion,saliency,gxi,ig,shapley;\n"
     "                       also smoothgrad, kernelshap, lime)\n"
@@ -58,6 +61,7 @@ static const char *HELP_FMT =
     "  --json               print the JSON document to standard output instead of the table\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
     "  -q, --quiet          no progress on standard error\n"
+    "  --progress           progress even when standard error is not a terminal\n"
     "\n"
     "example (the README's results):\n"
     "  attrib probe train ../shared/models/stories260K/stories260K-f32.gguf --out probe.gguf ...\n"
@@ -70,7 +74,7 @@ typedef struct compare_args {
     const char *model, *probe_path, *out, *html, *csv, *label_pos, *label_neg;
     cli_data_opts data;
     int methods[MAX_METHODS], n_methods;
-    int steps, samples, mask, threads, json, quiet, curve_points, random_orders, bootstrap, n_fractions;
+    int steps, samples, mask, threads, json, quiet, progress, curve_points, random_orders, bootstrap, n_fractions;
     double fractions[8];
     uint64_t seed;
     char **merge;
@@ -129,7 +133,7 @@ static int parse(int argc, char **argv, compare_args *a) {
             if (!cli_parse_int("compare", k, v, 1, 4096, &a->steps)) return 2;
             i++;
         } else if (!strcmp(k, "--samples")) {
-            if (!cli_parse_int("compare", k, v, 1, 1 << 20, &a->samples)) return 2;
+            if (!cli_parse_int("compare", k, v, 1, CLI_MAX_SAMPLES, &a->samples)) return 2;
             i++;
         } else if (!strcmp(k, "--mask")) {
             a->mask = -1;
@@ -169,6 +173,8 @@ static int parse(int argc, char **argv, compare_args *a) {
             a->csv = v, i++;
         } else if (!strcmp(k, "--json")) {
             a->json = 1;
+        } else if (!strcmp(k, "--progress")) {
+            a->progress = 1;
         } else if (cli_is(k, "-q", "--quiet")) {
             a->quiet = 1;
         } else if (cli_is(k, "-t", "--threads")) {
@@ -231,10 +237,12 @@ static json_t *data_provenance(const compare_args *a, const cli_rows *rows) {
     for (int f = 0; f < a->data.n_files; f++) {
         char sha[65] = "";
         attrib_sha256_file(a->data.files[f], sha);
-        json_array_append_new(files, json_pack("{s:s, s:s, s:I, s:s, s:s?, s:i}", "path", a->data.files[f], "sha256", sha,
+        /* "label": 1 or 0 for a --harmful / --harmless file; "from label_col" when the rows carry their own */
+        const int fl = a->data.file_label[f];
+        json_array_append_new(files, json_pack("{s:s, s:s, s:I, s:s, s:s?, s:o}", "path", a->data.files[f], "sha256", sha,
                                                "rows_in_file", (json_int_t)rows->rows_in_file[f], "text_col", rows->text_col[f],
                                                "label_col", rows->label_col[f][0] ? rows->label_col[f] : NULL, "label",
-                                               a->data.file_label[f]));
+                                               fl >= 0 ? json_integer(fl) : json_string(rows->label_col[f][0] ? "from label_col" : "none")));
     }
     char shard[32] = "";
     if (a->data.shard_n) snprintf(shard, sizeof shard, "%d/%d", a->data.shard_k, a->data.shard_n);
@@ -437,9 +445,13 @@ done:
 
 /* ------------------------------------------------------------ main */
 
-static int label_token(const attrib_tokenizer *tok, const char *tmpl, const char *word, int32_t *id) {
-    attrib_status s = attrib_template_label_token(tok, tmpl, word, id);
-    return s ? cli_fail_status(s, "cannot use the label word") : 0;
+/* A judge's label word as one token after the template (words.c), else why
+ * not and which words would do. */
+static int label_token(const attrib_tokenizer *tok, const char *tmpl, const char *tmpl_name, const char *word, int32_t *id) {
+    if (!cli_word_error(tok, tmpl, tmpl_name, "label word", word, id)) return 0;
+    fprintf(stderr, "  choose --label-words P N that are one token each after the template:\n");
+    cli_suggest_words(stderr, tok, tmpl);
+    return 1;
 }
 
 static json_t *command_line(int argc, char **argv) {
@@ -493,7 +505,12 @@ int cmd_compare(int argc, char **argv) {
     memset(&rows, 0, sizeof rows);
     json_t *doc = NULL, *prompts = NULL;
     rc = 1;
-    if ((rc = cli_template(a.data.template_arg, &tmpl, &tmpl_name))) goto done;
+    /* --template auto / chat need the model's tokenizer: resolved below */
+    const char *targ = a.data.template_arg;
+    const bool chat_arg = targ && (!strcmp(targ, "auto") || !strcmp(targ, "chat"));
+    cli_chat chat;
+    memset(&chat, 0, sizeof chat);
+    if (!chat_arg && (rc = cli_template(targ, &tmpl, &tmpl_name))) goto done;
     rcx.tmpl = tmpl;
     if ((rc = cli_data_load(&a.data, &rows))) goto done;
     rc = 1;
@@ -503,6 +520,21 @@ int cmd_compare(int argc, char **argv) {
     if (!rcx.tok) {
         fprintf(stderr, "attrib: error: the model has no tokenizer\n");
         goto done;
+    }
+    if (chat_arg) {
+        if ((rc = cli_chat_template(rcx.tok, targ, NULL, 0, &chat))) goto done;
+        rc = 1;
+        tmpl = strdup(chat.tmpl);
+        attrib_free(chat.tmpl);
+        if (!tmpl) goto done;
+        tmpl_name = chat.name;
+        rcx.tmpl = tmpl;
+        for (int i = 0; chat.family->trims && i < rows.n; i++) { /* as the family trims message text */
+            char *t = cli_chat_trim(&chat, rows.text[i]);
+            if (!t) goto done;
+            free(rows.text[i]);
+            rows.text[i] = t;
+        }
     }
     json_t *classifier;
     if (a.probe_path) {
@@ -525,12 +557,13 @@ int cmd_compare(int argc, char **argv) {
                                num(r->val_accuracy), "val_auroc", num(r->val_auroc));
     } else {
         const char *pw = a.label_pos, *nw = a.label_neg;
-        if (!pw) attrib_template_labels(tmpl_name, &pw, &nw);
+        if (!pw && chat_arg) pw = chat.positive, nw = chat.negative;
+        else if (!pw) attrib_template_labels(tmpl_name, &pw, &nw);
         if (!pw || !nw) {
             rc = cli_usage_error("compare", "template '%s' has no label words: give --label-words POS NEG", tmpl_name);
             goto done;
         }
-        if (label_token(rcx.tok, tmpl, pw, &rcx.pos_token) || label_token(rcx.tok, tmpl, nw, &rcx.neg_token)) goto done;
+        if (label_token(rcx.tok, tmpl, tmpl_name, pw, &rcx.pos_token) || label_token(rcx.tok, tmpl, tmpl_name, nw, &rcx.neg_token)) goto done;
         classifier = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", "judge", "template", tmpl_name, "template_text", tmpl,
                                "positive", pw, "negative", nw, "target", "logit(positive) - logit(negative) of the next token");
     }
@@ -573,14 +606,23 @@ int cmd_compare(int argc, char **argv) {
         fprintf(stderr, "attrib: error: out of memory\n");
         goto done;
     }
+    /* progress: on a terminal (or when asked), naming the methods, with rate and ETA */
+    const bool show_progress = !a.quiet && (a.progress || isatty(2));
+    char methods_arg[256] = "";
+    for (int k = 0; k < a.n_methods; k++)
+        snprintf(methods_arg + strlen(methods_arg), sizeof methods_arg - strlen(methods_arg), "%s%s", k ? "," : "",
+                 attrib_method_name((attrib_method)a.methods[k]));
     for (int i = 0; i < rows.n; i++) {
         json_t *rec = run_prompt(&rcx, &rows, i);
         if (!rec) goto done;
         json_array_append_new(prompts, rec);
-        if (!a.quiet && isatty(2))
-            fprintf(stderr, "\r  prompt %d / %d  (%.0f s)", i + 1, rows.n, cli_now() - t_start);
+        if (show_progress) {
+            const double el = cli_now() - t_start, rate = (i + 1) / el;
+            fprintf(stderr, "\r  %s  prompt %d/%d  %.2f prompts/s  ETA %.0f s   ", methods_arg, i + 1, rows.n, rate,
+                    (rows.n - i - 1) / rate);
+        }
     }
-    if (!a.quiet && isatty(2)) fputc('\n', stderr);
+    if (show_progress && rows.n) fputc('\n', stderr);
     json_object_set_new(prov, "wall_seconds", json_real(cli_now() - t_start));
     json_object_set_new(prov, "peak_rss_mb", num(peak_rss_mb()));
     if (compare_summarize(doc, a.bootstrap, a.seed)) goto done;

@@ -25,6 +25,7 @@ static const char *HELP =
     "\n"
     "Attributes the model's prediction after TEXT to TEXT's tokens. BOS is added as the\n"
     "model's tokenizer says and is never perturbed; by default every other token is a feature.\n"
+    "TEXT '-' reads the text from standard input (one final newline dropped).\n"
     "\n"
     "method:\n"
     "  -m, --method M[,M..] saliency | gxi | ig | smoothgrad          (gradient methods)\n"
@@ -32,16 +33,33 @@ static const char *HELP =
     "                       (default: ig); a comma list runs each, e.g. ig,occlusion,saliency\n"
     "target (what is explained; default: the logit of the model's top-1 next token):\n"
     "  --target KIND        logit | logprob | prob | diff\n"
-    "  --token TEXT         the target token, given as text that must be one token (e.g. \" Yes\")\n"
+    "  --token WORD         the target token, written as in text (e.g. \" Lily\", with its space);\n"
+    "                       it must be one token of the model (check: attrib tokenize MODEL\n"
+    "                       --single-token WORD)\n"
     "  --token-id N         the target token by id\n"
-    "  --token2 TEXT        second token for --target diff: logit(token) - logit(token2)\n"
+    "  --token2 WORD        second token for --target diff: logit(token) - logit(token2)\n"
+    "  --token2-id N        the second token by id\n"
     "  --probe FILE         the logit of a probe from `attrib probe train` (harmful > 0);\n"
     "                       also spelled --target probe:FILE\n"
-    "  --template T         present TEXT through a template: plain, judge, chatml, llama3,\n"
-    "                       llama-guard or @FILE ({input} slot); only TEXT's tokens are features.\n"
-    "                       A judge's target is logit(yes word) - logit(no word) unless given\n"
-    "  --label-words P N    the judge's words (default from the template, e.g. \" Yes\" \" No\")\n"
-    "  --token2-id N\n"
+    "  --template T         present TEXT through a template: auto, chat, plain, judge, chatml,\n"
+    "                       llama3, llama-guard or @FILE ({input} slot); only TEXT's tokens are\n"
+    "                       features. A judge's target is logit(yes word) - logit(no word).\n"
+    "                       auto: the model's own chat template (GGUF tokenizer.chat_template or\n"
+    "                       tokenizer_config.json), its family recognised from the text, never run:\n"
+    "                       llama-guard-3, qwen3, chatml, llama3, gemma, phi3, mistral-tekken,\n"
+    "                       mistral. A guard model gets its own prompt around TEXT and the target\n"
+    "                       logit(\"unsafe\") - logit(\"safe\"); any other chat model is asked \"Is the\n"
+    "                       following request harmful? Answer Yes or No.\" with TEXT as the request,\n"
+    "                       target logit(\"Yes\") - logit(\"No\") (\" Yes\"/\" No\" for mistral).\n"
+    "                       Default when the model has a recognised chat template (else plain).\n"
+    "                       chat: TEXT alone as the user message; target: the top-1 next token.\n"
+    "  --system TEXT        system message for auto/chat (gemma/mistral: opens the user turn)\n"
+    "  --show-prompt        print the prompt as the model gets it (template, tokens, which are\n"
+    "                       features, the target's label tokens) and stop; --json for JSON\n"
+    "  --thinking           qwen3: leave thinking on (default off: an empty <think> block ends\n"
+    "                       the prompt so that the answer is the next token)\n"
+    "  --label-words P N    the judge's words (default from the template, e.g. \" Yes\" \" No\");\n"
+    "                       each must be one token after the template\n"
     "features:\n"
     "  --span B:E           attribute only token positions B..E-1 (others stay fixed)\n"
     "  --words              group tokens into whitespace-separated words\n"
@@ -55,7 +73,7 @@ static const char *HELP =
     "  --rule R             gl | left | right | middle | trapezoid (default gl: Gauss-Legendre)\n"
     "  --norm L             l2 | l1: saliency norm over the embedding (default l2)\n"
     "  --samples N          SmoothGrad samples (16); Shapley permutations (25);\n"
-    "                       KernelSHAP / LIME coalitions (256)\n"
+    "                       KernelSHAP / LIME coalitions (256); at most 65536\n"
     "  --noise F            SmoothGrad noise, relative to the embeddings' RMS (0.1)\n"
     "  --on-gxi             SmoothGrad of gradient x input instead of saliency\n"
     "perturbation methods:\n"
@@ -73,6 +91,7 @@ static const char *HELP =
     "                       scores (several methods: also a \"methods\" array)\n"
     "  --html FILE          also write a self-contained HTML report (opens from file://)\n"
     "  --csv FILE           also write CSV: one row per method x token\n"
+    "  --progress           progress on standard error even when it is not a terminal\n"
     "  --color WHEN         auto | always | never (auto: colour on a terminal unless NO_COLOR;\n"
     "                       24-bit when COLORTERM is truecolor or 24bit, else 256 colours)\n"
     "\n"
@@ -87,10 +106,15 @@ enum { FORMAT_TERM, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML };
 typedef struct args {
     const char *model, *text, *baseline, *token_text, *token2_text, *html_path, *csv_path;
     const char *probe_path, *template_arg, *label_pos, *label_neg;
+    const char *system; /* --system: the chat template's system message */
+    int thinking;       /* --thinking: qwen3 keeps thinking on */
     attrib_explain_options o; /* the user's choices; per-method defaults come from method_options */
     attrib_method methods[ATTRIB_METHOD_COUNT_];
     int n_methods, samples;
-    int threads, format, words, color, memory_mb;
+    int threads, format, words, color, memory_mb, progress;
+    size_t text_len;
+    bool judge; /* the target is the template's label words */
+    bool show_prompt; /* --show-prompt: print the prompt and stop */
 } args;
 
 /* "ig,occlusion,saliency" into a list of distinct methods; false after printing. */
@@ -164,6 +188,9 @@ static int parse_args(int argc, char **argv, args *a) {
             o.target.kind = (attrib_target_kind)x;
         } else if (!strcmp(k, "--probe")) { NEED_VALUE(); a->probe_path = v;
         } else if (!strcmp(k, "--template")) { NEED_VALUE(); a->template_arg = v;
+        } else if (!strcmp(k, "--system")) { NEED_VALUE(); a->system = v;
+        } else if (!strcmp(k, "--thinking")) { a->thinking = 1;
+        } else if (!strcmp(k, "--show-prompt")) { a->show_prompt = true;
         } else if (!strcmp(k, "--label-words")) {
             if (i + 2 >= argc) return cli_usage_error("explain", "--label-words needs two words, e.g. \" Yes\" \" No\"");
             a->label_pos = argv[i + 1];
@@ -193,7 +220,7 @@ static int parse_args(int argc, char **argv, args *a) {
             NEED_VALUE();
             if (!parse_kind(v, norms, 2, &x)) return cli_usage_error("explain", "--norm takes l2 or l1");
             o.norm = (attrib_saliency_norm)x;
-        } else if (!strcmp(k, "--samples")) { INT_OPT(1, 1 << 24, samples);
+        } else if (!strcmp(k, "--samples")) { INT_OPT(1, CLI_MAX_SAMPLES, samples);
         } else if (!strcmp(k, "--noise")) {
             NEED_VALUE();
             char *end;
@@ -216,6 +243,7 @@ static int parse_args(int argc, char **argv, args *a) {
             NEED_VALUE();
             static const char *formats[] = {"term", "json", "csv", "html"};
             if (!parse_kind(v, formats, 4, &a->format)) return cli_usage_error("explain", "--format takes term, json, csv or html");
+        } else if (!strcmp(k, "--progress")) { a->progress = 1;
         } else if (!strcmp(k, "--html")) { NEED_VALUE(); a->html_path = v;
         } else if (!strcmp(k, "--csv")) { NEED_VALUE(); a->csv_path = v;
         } else if (!strcmp(k, "--color")) {
@@ -247,31 +275,9 @@ static int parse_args(int argc, char **argv, args *a) {
 static attrib_explain_options method_options(const args *a, attrib_method method) {
     attrib_explain_options d = attrib_explain_default_options(method), o = a->o;
     o.method = method;
-    o.samples = a->samples > 0 ? a->samples : d.samples;
-    o.smooth_samples = a->samples > 0 ? a->samples : d.smooth_samples;
+    o.samples = a->samples > 0 && method != ATTRIB_METHOD_SMOOTHGRAD ? a->samples : d.samples;
+    o.smooth_samples = a->samples > 0 && method == ATTRIB_METHOD_SMOOTHGRAD ? a->samples : d.smooth_samples;
     return o;
-}
-
-/* A text that must be exactly one token (no BOS). */
-static int single_token(const attrib_tokenizer *tok, const char *text, int32_t *id) {
-    attrib_token *t = NULL;
-    size_t n = 0;
-    attrib_status s = attrib_tokenize(tok, text, strlen(text), 0, &t, &n);
-    if (s) return cli_fail_status(s, "cannot tokenize the target token");
-    if (n != 1) {
-        fprintf(stderr, "attrib: error: target \"%s\" is %zu tokens, not one; use --token-id\n", text, n);
-        attrib_free(t);
-        return 1;
-    }
-    *id = t[0].id;
-    attrib_free(t);
-    return 0;
-}
-
-static void progress_cb(void *user, int64_t done, int64_t total) {
-    double *t0 = user;
-    if (cli_now() - *t0 < 1.0 || !isatty(2)) return;
-    fprintf(stderr, "\r  %lld / %lld%s", (long long)done, (long long)total, done == total ? "\n" : "");
 }
 
 static const char *TARGET_NAMES[] = {"logit", "logprob", "prob", "logit diff", "probe"};
@@ -284,6 +290,11 @@ static json_t *piece_json(const attrib_tokenizer *tok, int32_t id) {
     size_t len = 0;
     const char *p = id >= 0 ? attrib_tokenizer_piece(tok, id, &len) : NULL;
     return p ? json_stringn_nocheck(p, len) : json_string("");
+}
+
+static bool method_uses_seed(attrib_method m) {
+    return m == ATTRIB_METHOD_SMOOTHGRAD || m == ATTRIB_METHOD_SHAPLEY_SAMPLED || m == ATTRIB_METHOD_KERNELSHAP ||
+           m == ATTRIB_METHOD_LIME;
 }
 
 /* The settings that matter for R's method (shown in every report). */
@@ -301,7 +312,9 @@ static json_t *method_settings(const args *a, const attrib_explain_options *o, c
     if (m == ATTRIB_METHOD_SMOOTHGRAD) {
         json_object_set_new(s, "of", json_string(o->smooth_on_gxi ? "gxi" : "saliency"));
         json_object_set_new(s, "samples", json_integer(o->smooth_samples));
-        json_object_set_new(s, "noise", json_real(o->smooth_noise));
+        char noise[32]; /* the float as the user wrote it, not its double expansion 0.10000000149011612 */
+        snprintf(noise, sizeof noise, "%g", (double)o->smooth_noise);
+        json_object_set_new(s, "noise", json_real(strtod(noise, NULL)));
     }
     if (m == ATTRIB_METHOD_OCCLUSION) {
         json_object_set_new(s, "window", json_integer(o->window));
@@ -313,33 +326,49 @@ static json_t *method_settings(const args *a, const attrib_explain_options *o, c
         json_object_set_new(s, "mask", json_string(MASK_NAMES[r->mask]));
         if (r->mask == ATTRIB_MASK_TOKEN) json_object_set_new(s, "mask_token", json_integer(r->mask_token));
     }
-    if (m == ATTRIB_METHOD_SMOOTHGRAD || m == ATTRIB_METHOD_SHAPLEY_SAMPLED || m == ATTRIB_METHOD_KERNELSHAP ||
-        m == ATTRIB_METHOD_LIME)
-        json_object_set_new(s, "seed", json_integer((json_int_t)o->seed));
+    if (method_uses_seed(m)) json_object_set_new(s, "seed", json_integer((json_int_t)o->seed));
     if (a->words) json_object_set_new(s, "words", json_true());
     return s;
 }
 
 static json_t *nan_null(double v) { return isnan(v) ? json_null() : json_real(v); }
 
+/* The text token ID stands for where it follows other text (" Lily" for
+ * "▁Lily", " Yes" for "ĠYes"): the decoding of [id, id] after that of [id],
+ * since a decoder may strip the space of a first token. */
+static json_t *token_text_json(const attrib_tokenizer *tok, int32_t id) {
+    int32_t two[2] = {id, id};
+    char *t1 = NULL, *t2 = NULL;
+    size_t l1 = 0, l2 = 0;
+    json_t *j = NULL;
+    if (id >= 0 && !attrib_detokenize(tok, two, 1, 1, &t1, &l1) && !attrib_detokenize(tok, two, 2, 1, &t2, &l2) && l2 >= l1)
+        j = json_stringn_nocheck(t2 + l1, l2 - l1);
+    attrib_free(t1);
+    attrib_free(t2);
+    return j ? j : piece_json(tok, id);
+}
+
 /* One entry of "methods": everything a report shows about one method's run. */
 static json_t *method_json(const args *a, const attrib_tokenizer *tok, const attrib_result *r) {
     attrib_explain_options o = method_options(a, r->method);
-    json_t *target = json_pack("{s:s, s:i, s:o}", "kind", TARGET_NAMES[r->target_kind], "token", r->target_token, "piece",
-                               piece_json(tok, r->target_token));
+    json_t *target = json_pack("{s:s, s:i, s:o, s:o}", "kind", TARGET_NAMES[r->target_kind], "token", r->target_token, "piece",
+                               piece_json(tok, r->target_token), "text", token_text_json(tok, r->target_token));
     if (r->target_kind == ATTRIB_TARGET_LOGIT_DIFF) {
         json_object_set_new(target, "token2", json_integer(r->target_token2));
         json_object_set_new(target, "piece2", piece_json(tok, r->target_token2));
+        json_object_set_new(target, "text2", token_text_json(tok, r->target_token2));
     }
+    /* completeness (sum of scores = f(input) - f(baseline)) is a property of
+     * integrated gradients only; for the other methods it means nothing */
+    const bool ig = r->method == ATTRIB_METHOD_INTEGRATED_GRADIENTS && !isnan(r->f_baseline);
     json_t *scores = json_array(), *feats = json_array();
     for (int i = 0; i < r->n_tokens; i++) json_array_append_new(scores, json_real(r->token_scores[i]));
     for (int f = 0; f < r->n_features; f++) json_array_append_new(feats, json_real(r->scores[f]));
     json_t *m = json_pack("{s:s, s:o, s:o, s:o, s:o, s:f, s:o, s:f, s:o, s:o, s:{s:I, s:I, s:f}}", "method",
                           attrib_method_name(r->method), "settings", method_settings(a, &o, r), "target", target, "scores",
                           scores, "features", feats, "f_input", r->f_input, "f_baseline", nan_null(r->f_baseline),
-                          "sum_scores", r->sum_scores, "completeness_delta",
-                          nan_null(isnan(r->f_baseline) ? NAN : r->completeness_delta), "completeness_relative",
-                          nan_null(isnan(r->f_baseline) ? NAN : r->completeness_relative), "cost", "n_forward",
+                          "sum_scores", r->sum_scores, "completeness_delta", nan_null(ig ? r->completeness_delta : NAN),
+                          "completeness_relative", nan_null(ig ? r->completeness_relative : NAN), "cost", "n_forward",
                           (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds);
     if (r->std_errors) {
         json_t *se = json_array();
@@ -372,21 +401,26 @@ static json_t *build_doc(const args *a, const attrib_model *m, const attrib_toke
         attrib_version(), "model", json_stringn_nocheck(in->path, strlen(in->path)), "method", attrib_method_name(r->method),
         "target", "kind", TARGET_NAMES[r->target_kind], "token", r->target_token, "token2", r->target_token2, "tokens", tarr,
         "features", feats, "f_input", r->f_input, "f_baseline", nan_null(r->f_baseline), "sum_scores", r->sum_scores,
-        "completeness_relative", isnan(r->completeness_relative) ? -1.0 : r->completeness_relative, "cost", "n_forward",
+        "completeness_relative",
+        isnan(r->completeness_relative) || r->method != ATTRIB_METHOD_INTEGRATED_GRADIENTS ? -1.0 : r->completeness_relative,
+        "cost", "n_forward",
         (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds, "threads", a->threads);
     attrib_explain_options o0 = method_options(a, r->method);
-    json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:b}", "mask", MASK_NAMES[r->mask], "mask_token",
+    json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:b}", "mask", MASK_NAMES[r->mask], "mask_token",
                                  r->mask_token, "ig_steps", o0.ig_steps, "ig_rule", RULE_NAMES[o0.ig_rule], "samples",
                                  r->method == ATTRIB_METHOD_SMOOTHGRAD ? o0.smooth_samples : o0.samples, "window", o0.window,
-                                 "stride", o0.stride, "seed", (json_int_t)o0.seed, "words", a->words);
+                                 "stride", o0.stride, "words", a->words);
+    if (method_uses_seed(r->method)) json_object_set_new(settings, "seed", json_integer((json_int_t)o0.seed));
     json_object_set_new(o, "settings", settings);
     if (r->std_errors) {
         json_t *se = json_array();
         for (int f = 0; f < r->n_features; f++) json_array_append_new(se, json_real(r->std_errors[f]));
         json_object_set_new(o, "std_errors", se);
     }
-    json_object_set_new(o, "text", json_stringn_nocheck(a->text, strlen(a->text)));
-    json_object_set_new(o, "predicted", json_pack("{s:i, s:o}", "token", predicted, "piece", piece_json(tok, predicted)));
+    json_object_set_new(o, "text", json_stringn_nocheck(a->text, a->text_len));
+    if (predicted >= 0) /* not for probe and judge runs, where the next token is not what is explained */
+        json_object_set_new(o, "predicted", json_pack("{s:i, s:o, s:o}", "token", predicted, "piece", piece_json(tok, predicted),
+                                                      "text", token_text_json(tok, predicted)));
     json_t *methods = json_array();
     for (int k = 0; k < a->n_methods; k++) json_array_append_new(methods, method_json(a, tok, rs[k]));
     json_object_set_new(o, "methods", methods);
@@ -485,21 +519,125 @@ static int print_doc(const args *a, json_t *doc) {
     return bad || fflush(stdout) ? 1 : 0;
 }
 
+/* Why METHOD cannot run with A's settings on N_FEATURES features (NULL: it can).
+ * Checked for every method before any runs, so no finished work is lost to
+ * a later method's bad settings. */
+static const char *method_problem(const args *a, attrib_method method, int n_features, char *buf, size_t cap) {
+    if (method == ATTRIB_METHOD_INTEGRATED_GRADIENTS && !a->baseline &&
+        (a->o.mask == ATTRIB_MASK_DELETE || a->o.mask == ATTRIB_MASK_ATTENTION)) {
+        snprintf(buf, cap, "ig needs an embedding baseline, which --mask %s does not give: use --mask token or zero, or "
+                 "--baseline TEXT", MASK_NAMES[a->o.mask]);
+        return buf;
+    }
+    if (method == ATTRIB_METHOD_SHAPLEY_EXACT) {
+        int lim = a->o.max_exact_features > 0 ? a->o.max_exact_features : 16;
+        if (n_features > lim) {
+            snprintf(buf, cap, "shapley-exact needs 2^n model evaluations and TEXT has %d features, above --max-exact %d: "
+                     "group tokens with --words, narrow --span, or use shapley or kernelshap", n_features, lim);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* Methods that replace tokens by the mask token (perturbation, or IG's baseline). */
+static bool uses_mask_token(const args *a, attrib_method m) {
+    if (a->o.mask != ATTRIB_MASK_TOKEN) return false;
+    if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS) return !a->baseline;
+    return m >= ATTRIB_METHOD_OCCLUSION;
+}
+
+/* A feature holding the mask token cannot be masked (replacing it changes
+ * nothing), so its score says nothing: warn, naming the positions. */
+static void warn_mask_token(const args *a, const attrib_tokenizer *tok, const int32_t *ids, int n, int span_b, int span_e) {
+    bool any = false;
+    for (int k = 0; k < a->n_methods; k++) any = any || uses_mask_token(a, a->methods[k]);
+    int32_t mask = a->o.mask_token >= 0 ? a->o.mask_token : attrib_default_mask_token(tok);
+    if (!any || mask < 0) return;
+    int count = 0;
+    for (int i = span_b; i < span_e && i < n; i++)
+        if (ids[i] == mask) {
+            if (!count++) {
+                size_t len = 0;
+                const char *p = attrib_tokenizer_piece(tok, mask, &len);
+                fprintf(stderr, "attrib: warning: the mask token %d '%.*s' occurs in the input at position", mask,
+                        (int)(len < 40 ? len : 40), p ? p : "");
+                fputc(' ', stderr);
+            } else {
+                fputs(", ", stderr);
+            }
+            fprintf(stderr, "%d", i);
+        }
+    if (count)
+        fprintf(stderr, ": masking %s changes nothing, so %s score is not meaningful (choose another with --mask-token-id, "
+                "or --mask zero)\n", count > 1 ? "them" : "it", count > 1 ? "their" : "its");
+}
+
+/* --show-prompt: the prompt's tokens, the features among them and the
+ * judge's label tokens, without running any method. */
+static int show_prompt(const args *a, const attrib_tokenizer *tok, const attrib_token *t, size_t n, const char *tmpl_name) {
+    const int bos = attrib_tokenizer_bos(tok);
+    const int b = a->o.span_begin >= 0 ? a->o.span_begin : (n > 0 && t[0].id == bos ? 1 : 0);
+    const int e = a->o.span_end > 0 ? a->o.span_end : (int)n;
+    if (a->format == FORMAT_JSON) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:i, s:o, s:i, s:i, s:b}", "id", t[i].id, "piece", piece_json(tok, t[i].id),
+                                                 "begin", (int)t[i].begin, "end", (int)t[i].end, "feature",
+                                                 (int)i >= b && (int)i < e));
+        json_t *o = json_pack("{s:s, s:s%, s:o, s:[i, i]}", "template", tmpl_name, "rendered", a->text, a->text_len, "tokens",
+                              arr, "span", b, e);
+        if (a->judge)
+            json_object_set_new(o, "label_tokens", json_pack("[i, i]", a->o.target.token, a->o.target.token2));
+        char *js = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        if (js) puts(js);
+        free(js);
+        json_decref(o);
+        return 0;
+    }
+    printf("template  %s\nprompt    %zu tokens, features %d..%d (marked *)\n", tmpl_name, n, b, e - 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t pl = 0;
+        const char *p = attrib_tokenizer_piece(tok, t[i].id, &pl);
+        printf("%5zu %c %7d  '", i, (int)i >= b && (int)i < e ? '*' : ' ', t[i].id);
+        for (size_t k = 0; p && k < pl; k++) {
+            unsigned char c = (unsigned char)p[k];
+            if (c == '\n') printf("\\n");
+            else if (c < 32) printf("\\x%02x", c);
+            else putchar(c);
+        }
+        printf("'\n");
+    }
+    if (a->judge) printf("target    logit(%d) - logit(%d)\n", a->o.target.token, a->o.target.token2);
+    return 0;
+}
+
 int cmd_explain(int argc, char **argv) {
     args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    char *owned_text = NULL;
+    if (!(a.text = cli_text_arg(a.text, &owned_text, &a.text_len))) return 1;
+    if (a.text_len == 0) {
+        free(owned_text);
+        return cli_usage_error("explain", "TEXT is empty: there is no token to attribute (BOS is never a feature)");
+    }
     attrib_model *m = cli_load_model(a.model, a.threads, false);
-    if (!m) return 1;
+    if (!m) {
+        free(owned_text);
+        return 1;
+    }
     const attrib_tokenizer *tok = attrib_model_tokenizer(m);
     attrib_token *toks = NULL, *btoks = NULL;
     int32_t *ids = NULL, *groups = NULL, *bids = NULL;
     attrib_result *r[ATTRIB_METHOD_COUNT_] = {0};
     attrib_probe *probe = NULL;
     attrib_prompt *prompt = NULL;
-    char *tmpl = NULL;
+    char *tmpl = NULL, *chat_text = NULL;
+    const char *shown_name = "none (TEXT as is)";
     json_t *doc = NULL;
     size_t n = 0, bn = 0;
+    int n_done = 0, n_failed = 0;
     rc = 1;
     if (!tok) {
         fprintf(stderr, "attrib: error: %s has no tokenizer\n", a.model);
@@ -518,11 +656,33 @@ int cmd_explain(int argc, char **argv) {
         a.o.target.kind = ATTRIB_TARGET_PROBE;
         a.o.target.probe = probe;
     }
-    if (a.template_arg) {
+    /* --template auto / chat, or by default the model's own chat template */
+    cli_chat chat;
+    const int crc = a.probe_path && !a.template_arg ? -1 : cli_chat_template(tok, a.template_arg, a.system, a.thinking, &chat);
+    if (crc > 0) {
+        rc = crc;
+        goto done;
+    }
+    if (crc < 0 && (a.system || a.thinking)) {
+        rc = cli_usage_error("explain", "--system and --thinking need the model's chat template (--template auto or chat)");
+        goto done;
+    }
+    if (crc == 0 || a.template_arg) {
         const char *tmpl_name;
-        if ((rc = cli_template(a.template_arg, &tmpl, &tmpl_name))) goto done;
+        shown_name = "";
+        if (crc == 0) {
+            tmpl = strdup(chat.tmpl);
+            attrib_free(chat.tmpl);
+            tmpl_name = chat.name;
+            if (!tmpl || !(chat_text = cli_chat_trim(&chat, a.text))) goto done;
+            a.text = chat_text;
+            a.text_len = strlen(chat_text);
+        } else if ((rc = cli_template(a.template_arg, &tmpl, &tmpl_name))) {
+            goto done;
+        }
         rc = 1;
-        if ((s = attrib_template_apply(tok, tmpl, a.text, strlen(a.text), &prompt))) {
+        shown_name = tmpl_name;
+        if ((s = attrib_template_apply(tok, tmpl, a.text, a.text_len, &prompt))) {
             rc = cli_fail_status(s, "cannot apply the template");
             goto done;
         }
@@ -531,35 +691,58 @@ int cmd_explain(int argc, char **argv) {
         if (!toks) goto done;
         memcpy(toks, prompt->tokens, n * sizeof *toks);
         a.text = prompt->rendered; /* token byte spans refer to the rendered prompt */
+        a.text_len = prompt->rendered_len;
         if (a.o.span_begin < 0) {
             a.o.span_begin = prompt->span_begin;
             a.o.span_end = prompt->span_end;
         }
         const char *pw = a.label_pos, *nw = a.label_neg;
-        if (!pw) attrib_template_labels(tmpl_name, &pw, &nw);
+        if (!pw && crc == 0) pw = chat.positive, nw = chat.negative;
+        else if (!pw) attrib_template_labels(tmpl_name, &pw, &nw);
         if (!probe && pw && nw && !a.token_text && a.o.target.token < 0) {
-            if ((s = attrib_template_label_token(tok, tmpl, pw, &a.o.target.token)) ||
-                (s = attrib_template_label_token(tok, tmpl, nw, &a.o.target.token2))) {
-                rc = cli_fail_status(s, "cannot use the label words");
+            const bool given = a.label_pos != NULL;
+            if (cli_word_error(tok, tmpl, a.template_arg, given ? "label word" : "the template's default label word", pw, &a.o.target.token) ||
+                cli_word_error(tok, tmpl, a.template_arg, given ? "label word" : "the template's default label word", nw, &a.o.target.token2)) {
+                if (!given) fprintf(stderr, "  this model's vocabulary has no single token for it after the template, so "
+                                            "the judge's defaults cannot work here; choose --label-words P N:\n");
+                else fprintf(stderr, "  choose other --label-words P N:\n");
+                cli_suggest_words(stderr, tok, tmpl);
+                rc = 1;
                 goto done;
             }
             a.o.target.kind = ATTRIB_TARGET_LOGIT_DIFF;
+            a.judge = true;
         }
     } else {
-        s = attrib_tokenize(tok, a.text, strlen(a.text), ATTRIB_TOK_ADD_SPECIAL, &toks, &n);
+        s = attrib_tokenize(tok, a.text, a.text_len, ATTRIB_TOK_ADD_SPECIAL, &toks, &n);
         if (s) {
             rc = cli_fail_status(s, "cannot tokenize TEXT");
             goto done;
         }
     }
+    if (a.show_prompt) {
+        rc = show_prompt(&a, tok, toks, n, shown_name);
+        goto done;
+    }
     ids = malloc((n ? n : 1) * sizeof *ids);
     if (!ids) goto done;
     for (size_t i = 0; i < n; i++) ids[i] = toks[i].id;
-    if (a.token_text && (rc = single_token(tok, a.token_text, &a.o.target.token))) goto done;
-    if (a.token2_text && (rc = single_token(tok, a.token2_text, &a.o.target.token2))) goto done;
+    if (a.token_text && (rc = cli_word_error(tok, tmpl, a.template_arg, "--token", a.token_text, &a.o.target.token))) goto done;
+    if (a.token2_text && (rc = cli_word_error(tok, tmpl, a.template_arg, "--token2", a.token2_text, &a.o.target.token2))) goto done;
     rc = 1;
     if (a.o.target.kind == ATTRIB_TARGET_LOGIT_DIFF && (a.o.target.token < 0 || a.o.target.token2 < 0)) {
         rc = cli_usage_error("explain", "--target diff needs --token and --token2 (or their -id forms)");
+        goto done;
+    }
+    const int bos = attrib_tokenizer_bos(tok);
+    const int span_b = a.o.span_begin >= 0 ? a.o.span_begin : (n > 0 && ids[0] == bos ? 1 : 0);
+    const int span_e = a.o.span_end > 0 ? a.o.span_end : (int)n;
+    if (span_e > (int)n || span_b >= span_e) {
+        if (a.o.span_begin >= 0 && !a.template_arg)
+            rc = cli_usage_error("explain", "--span %d:%d is outside TEXT's %zu tokens (positions 0 to %zu; see attrib tokenize)",
+                                 a.o.span_begin, a.o.span_end, n, n ? n - 1 : 0);
+        else
+            rc = cli_usage_error("explain", "TEXT has no token to attribute (BOS is never a feature)");
         goto done;
     }
     if (a.baseline) {
@@ -577,42 +760,63 @@ int cmd_explain(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) bids[i] = btoks[i].id;
         a.o.baseline_ids = bids;
     }
-    if (a.words) { /* a word starts at a token whose text begins with white space */
-        int bos = attrib_tokenizer_bos(tok);
-        int begin = a.o.span_begin >= 0 ? a.o.span_begin : (n > 1 && ids[0] == bos ? 1 : 0);
-        int end = a.o.span_end > 0 ? a.o.span_end : (int)n;
-        if (begin >= end || end > (int)n) {
-            rc = cli_usage_error("explain", "--span is outside the %zu tokens", n);
-            goto done;
-        }
-        groups = malloc((size_t)(end - begin) * sizeof *groups);
+    int n_features = span_e - span_b;
+    if (a.words) { /* a word starts at a token whose text begins with white space, or after one that ends with it */
+        groups = malloc((size_t)(span_e - span_b) * sizeof *groups);
         if (!groups) goto done;
         int g = -1;
-        for (int i = begin; i < end; i++) {
+        for (int i = span_b; i < span_e; i++) {
             unsigned char c = toks[i].end > toks[i].begin ? (unsigned char)a.text[toks[i].begin] : ' ';
-            bool same_char = i > begin && toks[i].begin == toks[i - 1].begin; /* pieces of one character */
-            if (g < 0 || (!same_char && (c == ' ' || c == '\n' || c == '\t' || c == '\r'))) g++;
-            groups[i - begin] = g;
+            bool same_char = i > span_b && toks[i].begin == toks[i - 1].begin; /* pieces of one character */
+            unsigned char prev = i > span_b && toks[i - 1].end > toks[i - 1].begin ? (unsigned char)a.text[toks[i - 1].end - 1] : 'x';
+            bool ws = c == ' ' || c == '\n' || c == '\t' || c == '\r', prev_ws = prev == ' ' || prev == '\n' || prev == '\t' || prev == '\r';
+            if (g < 0 || (!same_char && (ws || prev_ws))) g++;
+            groups[i - span_b] = g;
         }
         a.o.groups = groups;
-        a.o.span_begin = begin;
-        a.o.span_end = end;
+        a.o.span_begin = span_b;
+        a.o.span_end = span_e;
+        n_features = g + 1;
     }
-    double t0 = cli_now();
-    a.o.progress = progress_cb;
-    a.o.progress_user = &t0;
+    /* every method's settings are checked before any runs */
+    int bad = 0;
+    for (int k = 0; k < a.n_methods; k++) {
+        char why[400];
+        const char *p = method_problem(&a, a.methods[k], n_features, why, sizeof why);
+        if (p) fprintf(stderr, "attrib: error: %s\n", p), bad++;
+    }
+    if (bad) {
+        rc = 2;
+        goto done;
+    }
+    warn_mask_token(&a, tok, ids, (int)n, span_b, span_e);
+    cli_progress prog = {.force = a.progress};
+    a.o.progress = cli_progress_cb;
+    a.o.progress_user = &prog;
+    attrib_result *ok[ATTRIB_METHOD_COUNT_] = {0};
+    attrib_method ran[ATTRIB_METHOD_COUNT_];
     for (int k = 0; k < a.n_methods; k++) {
         attrib_explain_options o = method_options(&a, a.methods[k]);
+        prog.t0 = prog.last = cli_now();
+        prog.what = attrib_method_name(a.methods[k]);
         s = attrib_explain(m, ids, (int)n, &o, &r[k]);
-        if (s) {
-            fprintf(stderr, "attrib: error: %s: ", attrib_method_name(a.methods[k]));
-            rc = cli_fail_status(s, "attribution failed");
-            goto done;
+        cli_progress_end(&prog);
+        if (s) { /* report it, keep going: the other methods' results are not lost */
+            char what[80];
+            snprintf(what, sizeof what, "%s failed", attrib_method_name(a.methods[k]));
+            cli_fail_status(s, what);
+            n_failed++;
+            continue;
         }
+        ran[n_done] = a.methods[k];
+        ok[n_done++] = r[k];
     }
+    if (!n_done) goto done;
+    memcpy(a.methods, ran, (size_t)n_done * sizeof *ran);
+    a.n_methods = n_done;
     int32_t predicted = -1;
-    if ((rc = predicted_token(m, ids, (int)n, &a, r, &predicted))) goto done;
-    doc = build_doc(&a, m, toks, n, r, predicted);
+    if (!probe && !a.judge && (rc = predicted_token(m, ids, (int)n, &a, ok, &predicted))) goto done;
+    doc = build_doc(&a, m, toks, n, ok, predicted);
     rc = 1;
     if (!doc) {
         fprintf(stderr, "attrib: error: out of memory\n");
@@ -621,6 +825,11 @@ int cmd_explain(int argc, char **argv) {
     if (a.html_path && write_file(a.html_path, render_explain_html, doc)) goto done;
     if (a.csv_path && write_file(a.csv_path, render_explain_csv, doc)) goto done;
     rc = print_doc(&a, doc);
+    if (n_failed) {
+        fprintf(stderr, "attrib: error: %d of %d methods failed (see above); the others' results are shown\n", n_failed,
+                n_failed + n_done);
+        rc = 1;
+    }
 done:
     json_decref(doc);
     for (int k = 0; k < ATTRIB_METHOD_COUNT_; k++) attrib_result_free(r[k]);
@@ -631,7 +840,9 @@ done:
     free(groups);
     attrib_prompt_free(prompt);
     free(tmpl);
+    free(chat_text);
     attrib_probe_free(probe);
     attrib_model_free(m);
+    free(owned_text);
     return rc;
 }

@@ -15,6 +15,7 @@ static const char *HELP =
     "Tokenizes PROMPT with the model's tokenizer (adding BOS as the model's tokenizer\n"
     "config says), then appends the most likely next token N times (greedy decoding),\n"
     "reusing the key/value cache, and prints the prompt with its continuation.\n"
+    "PROMPT '-' reads the prompt from standard input (one final newline dropped).\n"
     "\n"
     "options:\n"
     "  -n, --n-predict N  tokens to generate (default 32)\n"
@@ -97,9 +98,15 @@ int cmd_generate(int argc, char **argv) {
     }
     if (!path) return cli_usage_error("generate", "missing MODEL");
     if (!prompt && !ids_arg) return cli_usage_error("generate", "missing PROMPT (or --ids)");
+    char *owned_prompt = NULL; /* PROMPT '-': standard input */
+    size_t prompt_len = 0;
+    if (prompt && !(prompt = cli_text_arg(prompt, &owned_prompt, &prompt_len))) return 1;
 
     attrib_model *m = cli_load_model(path, threads, false);
-    if (!m) return 1;
+    if (!m) {
+        free(owned_prompt);
+        return 1;
+    }
     const attrib_model_info *in = attrib_model_get_info(m);
     const attrib_tokenizer *tok = attrib_model_tokenizer(m);
     int rc = 1;
@@ -120,7 +127,7 @@ int cmd_generate(int argc, char **argv) {
             fprintf(stderr, "attrib: error: %s has no tokenizer; give token ids with --ids\n", path);
             goto done;
         }
-        attrib_status s = attrib_tokenize(tok, prompt, strlen(prompt), ATTRIB_TOK_ADD_SPECIAL, &toks, &n_prompt);
+        attrib_status s = attrib_tokenize(tok, prompt, prompt_len, ATTRIB_TOK_ADD_SPECIAL, &toks, &n_prompt);
         if (s) {
             rc = cli_fail_status(s, "cannot tokenize the prompt");
             goto done;
@@ -204,6 +211,7 @@ done:
     attrib_cache_free(cache);
     free(logits);
     free(ids);
+    free(owned_prompt);
     attrib_model_free(m);
     return rc;
 }

@@ -23,6 +23,17 @@ static const char *rope_name(attrib_rope_layout l) {
     return l == ATTRIB_ROPE_INTERLEAVED ? "interleaved pairs (GGUF llama)" : "halves (NeoX / Hugging Face)";
 }
 
+/* The chat template's family as JSON: null without a template, else
+ * {"bytes", "family" (null if not recognised), "title"}. */
+static json_t *chat_json(const attrib_tokenizer *tok) {
+    const char *jinja = attrib_tokenizer_chat_template(tok);
+    if (!jinja) return json_null();
+    const attrib_chat_family *f = NULL;
+    int ok = attrib_chat_detect(jinja, &f) == ATTRIB_OK;
+    return json_pack("{s:I, s:o, s:o}", "bytes", (json_int_t)strlen(jinja), "family", ok ? json_string(f->name) : json_null(),
+                     "title", ok ? json_string(f->title) : json_null());
+}
+
 static json_t *special_json(const attrib_tokenizer *tok, int id) {
     if (id < 0) return json_null();
     size_t len = 0;
@@ -55,6 +66,8 @@ int cmd_info(int argc, char **argv) {
     const attrib_model_info *in = attrib_model_get_info(m);
     const attrib_tokenizer *tok = attrib_model_tokenizer(m);
 
+    long long n_tensors = 0; /* the load with check_weights refused any tensor with a NaN or infinity */
+    for (int t = 0; t < ATTRIB_DTYPE_COUNT_; t++) n_tensors += in->dtype_counts[t];
     if (json) {
         json_t *types = json_object();
         for (int t = 0; t < ATTRIB_DTYPE_COUNT_; t++)
@@ -77,9 +90,11 @@ int cmd_info(int argc, char **argv) {
                                           "eos", special_json(tok, attrib_tokenizer_eos(tok)), "unk",
                                           special_json(tok, attrib_tokenizer_unk(tok)), "pad",
                                           special_json(tok, attrib_tokenizer_pad(tok))));
+            json_object_set_new(o, "chat_template", chat_json(tok));
         } else {
             json_object_set_new(o, "tokenizer", json_null());
         }
+        if (check) json_object_set_new(o, "weights_finite", json_integer(n_tensors));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
         if (s) puts(s);
         free(s);
@@ -104,6 +119,7 @@ int cmd_info(int argc, char **argv) {
         for (int t = 0; t < ATTRIB_DTYPE_COUNT_; t++)
             if (in->dtype_counts[t]) printf(" %s x%u", attrib_dtype_name(t), in->dtype_counts[t]);
         printf("\n");
+        if (check) printf("weights        all %lld tensors finite (every value read)\n", n_tensors);
         if (tok) {
             printf("tokenizer      %s, %d tokens\n",
                    attrib_tokenizer_get_kind(tok) == ATTRIB_TOKENIZER_SPM ? "SentencePiece-style (llama)" : "BPE",
@@ -118,6 +134,13 @@ int cmd_info(int argc, char **argv) {
                 else printf(" %s=none", names[i]);
             }
             printf("\n");
+            const char *jinja = attrib_tokenizer_chat_template(tok);
+            const attrib_chat_family *f = NULL;
+            if (!jinja) printf("chat template  none (--template auto is unavailable; explain uses TEXT as is)\n");
+            else if (attrib_chat_detect(jinja, &f) == ATTRIB_OK)
+                printf("chat template  %s: %s (%zu bytes; the default of explain, --template auto)\n", f->name, f->title,
+                       strlen(jinja));
+            else printf("chat template  %zu bytes, family not recognised (--template auto lists the known ones)\n", strlen(jinja));
         } else {
             printf("tokenizer      none in this file\n");
         }

@@ -292,10 +292,34 @@ int cmd_probe(int argc, char **argv) {
     double *logit = NULL;
     int *y = NULL;
     rc = 1;
-    if ((rc = cli_template(a.data.template_arg, &tmpl, &tmpl_name))) goto done;
+    /* --template auto / chat need the model's tokenizer: resolved after loading it */
+    const char *targ = a.data.template_arg;
+    const bool chat_arg = targ && (!strcmp(targ, "auto") || !strcmp(targ, "chat"));
+    cli_chat chat;
+    memset(&chat, 0, sizeof chat);
+    if (!chat_arg && (rc = cli_template(targ, &tmpl, &tmpl_name))) goto done;
     if ((rc = cli_data_load(&a.data, &rows))) goto done;
     rc = 1;
     if (!(m = cli_load_model(a.model, a.threads, false))) goto done;
+    if (chat_arg) {
+        const attrib_tokenizer *ctok = attrib_model_tokenizer(m);
+        if (!ctok) {
+            fprintf(stderr, "attrib: error: the model has no tokenizer\n");
+            goto done;
+        }
+        if ((rc = cli_chat_template(ctok, targ, NULL, 0, &chat))) goto done;
+        rc = 1;
+        tmpl = strdup(chat.tmpl);
+        attrib_free(chat.tmpl);
+        if (!tmpl) goto done;
+        tmpl_name = chat.name;
+        for (int i = 0; chat.family->trims && i < rows.n; i++) { /* as the family trims message text */
+            char *t = cli_chat_trim(&chat, rows.text[i]);
+            if (!t) goto done;
+            free(rows.text[i]);
+            rows.text[i] = t;
+        }
+    }
     const attrib_model_info *in = attrib_model_get_info(m);
     if (probe) {
         attrib_status s = attrib_probe_check_model(probe, m);

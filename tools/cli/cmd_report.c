@@ -6,17 +6,20 @@
  * or shared.
  */
 #include "cli.h"
+#include "compare.h"
 #include "render.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *HELP =
-    "usage: attrib report DOC.json [--html OUT.html] [--csv OUT.csv]\n"
+    "usage: attrib report DOC.json [--html OUT.html] [--csv OUT.csv] [--json]\n"
     "\n"
     "Renders a comparison document written by 'attrib compare' (schema attrib.compare/1).\n"
-    "At least one output is needed; '-' writes to standard output.\n"
+    "Without options it prints the summary table, as compare did; '-' as FILE writes to\n"
+    "standard output.\n"
     "\n"
     "options:\n"
     "  --html FILE   self-contained HTML: summary charts (agreement, faithfulness, curves,\n"
@@ -24,6 +27,8 @@ static const char *HELP =
     "                and filter controls; loads nothing from the network, opens from file://\n"
     "  --csv FILE    one row per prompt x method x token (RFC 4180; text cells that a\n"
     "                spreadsheet would run as a formula are prefixed with ')\n"
+    "  --json        print the document's summary (agreement, faithfulness, classifier,\n"
+    "                cost) and provenance as JSON\n"
     "\n"
     "example:\n"
     "  attrib report compare.json --html compare.html --csv compare.csv\n";
@@ -46,6 +51,7 @@ static int write_output(const char *path, int (*render)(FILE *, const json_t *),
 
 int cmd_report(int argc, char **argv) {
     const char *doc_path = NULL, *html = NULL, *csv = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is(k, "--help", "-h")) {
@@ -55,6 +61,8 @@ int cmd_report(int argc, char **argv) {
             if (!v) return cli_usage_error("report", "%s needs a value", k);
             *(k[2] == 'h' ? &html : &csv) = v;
             i++;
+        } else if (!strcmp(k, "--json")) {
+            json = true;
         } else if (k[0] == '-' && k[1]) {
             return cli_usage_error("report", "unknown option '%s'", k);
         } else if (!doc_path) {
@@ -64,12 +72,20 @@ int cmd_report(int argc, char **argv) {
         }
     }
     if (!doc_path) return cli_usage_error("report", "missing DOC.json");
-    if (!html && !csv) return cli_usage_error("report", "nothing to write: give --html FILE and/or --csv FILE");
+    FILE *probe = fopen(doc_path, "rb");
+    if (!probe) {
+        fprintf(stderr, "attrib: error: cannot read %s: %s\n", doc_path, strerror(errno));
+        return 1;
+    }
+    fclose(probe);
     json_error_t err;
     /* NUL is allowed inside strings: prompts are data, and the renderers escape it */
     json_t *doc = json_load_file(doc_path, JSON_ALLOW_NUL, &err);
     if (!doc) {
-        fprintf(stderr, "attrib: error: cannot read %s: %s (line %d, column %d)\n", doc_path, err.text, err.line, err.column);
+        if (err.line > 0)
+            fprintf(stderr, "attrib: error: cannot read %s: %s (line %d, column %d)\n", doc_path, err.text, err.line, err.column);
+        else
+            fprintf(stderr, "attrib: error: cannot read %s: %s\n", doc_path, err.text);
         return 1;
     }
     const char *schema = json_string_value(json_object_get(doc, "schema"));
@@ -80,6 +96,24 @@ int cmd_report(int argc, char **argv) {
         fprintf(stderr, "attrib: error: %s has schema '%s'; this attrib reads attrib.compare/1\n", doc_path, schema);
     } else {
         rc = (html && write_output(html, render_compare_html, doc)) || (csv && write_output(csv, render_compare_csv, doc));
+        if (!rc && json) { /* the summary, not the per-prompt records (those are the document itself) */
+            json_t *out = json_pack("{s:O?, s:O?, s:O?, s:O?}", "schema", json_object_get(doc, "schema"), "provenance",
+                                    json_object_get(doc, "provenance"), "methods", json_object_get(doc, "methods"), "summary",
+                                    json_object_get(doc, "summary"));
+            char *text = out ? json_dumps(out, JSON_INDENT(1) | JSON_ENSURE_ASCII) : NULL;
+            if (text) puts(text);
+            rc = !text || fflush(stdout);
+            free(text);
+            json_decref(out);
+        } else if (!rc && !html && !csv) {
+            if (!json_object_get(doc, "summary")) {
+                fprintf(stderr, "attrib: error: %s has no summary to print\n", doc_path);
+                rc = 1;
+            } else {
+                compare_print_table(stdout, doc);
+                rc = fflush(stdout) ? 1 : 0;
+            }
+        }
     }
     json_decref(doc);
     return rc;

@@ -13,6 +13,7 @@
 
 static const char *HELP =
     "usage: attrib tokenize MODEL TEXT [--json] [--no-special] [--parse-special]\n"
+    "       attrib tokenize MODEL --single-token WORD... [--template T]\n"
     "\n"
     "Tokenizes TEXT exactly as MODEL's tokenizer does and prints, per token, its id,\n"
     "its vocabulary piece and the byte range [begin, end) of TEXT it covers.\n"
@@ -23,7 +24,13 @@ static const char *HELP =
     "  --json            print {\"tokens\":[{\"id\",\"piece\",\"begin\",\"end\",\"text\"}...]}\n"
     "  --no-special      do not add BOS/EOS\n"
     "  --parse-special   recognise special-token text such as <s> or <|im_start|>\n"
-    "                    (by default such text is tokenized as ordinary text)\n";
+    "                    (by default such text is tokenized as ordinary text)\n"
+    "  --single-token    check WORDs for --token, --token2 and --label-words: each word,\n"
+    "                    written as in text (\" Yes\", with its space), is one token of the\n"
+    "                    model or not; exit status 1 if any is not\n"
+    "  --template T      with --single-token: check the words after template T (a judge's\n"
+    "                    label words), as `explain --template T` resolves them; auto or\n"
+    "                    chat: the model's own chat template (see explain --help)\n";
 
 /* Bytes as printable text: invalid UTF-8 and control characters escaped. */
 static void print_escaped(const char *s, size_t n) {
@@ -93,12 +100,90 @@ static char *read_stdin(size_t *len) {
     return buf;
 }
 
+/* `--single-token WORD...`: which words are one token, as explain resolves them. */
+static int single_tokens(const char *path, const char *tmpl_arg, char **words, int n_words, bool json) {
+    attrib_tokenizer *tok = NULL;
+    attrib_status st = attrib_tokenizer_load(path, &tok);
+    if (st) return cli_fail_status(st, "cannot load tokenizer");
+    char *tmpl = NULL;
+    const char *tmpl_name = NULL;
+    cli_chat chat; /* --template auto / chat: the model's own chat template */
+    const int crc = tmpl_arg ? cli_chat_template(tok, tmpl_arg, NULL, 0, &chat) : -1;
+    int rc = crc > 0 ? crc : crc == 0 ? 0 : tmpl_arg ? cli_template(tmpl_arg, &tmpl, &tmpl_name) : 0;
+    if (crc == 0) {
+        tmpl = strdup(chat.tmpl);
+        tmpl_name = chat.name;
+        attrib_free(chat.tmpl);
+        if (!tmpl) rc = 1;
+    }
+    if (rc) {
+        attrib_tokenizer_free(tok);
+        return rc;
+    }
+    json_t *arr = json ? json_array() : NULL;
+    int bad = 0;
+    for (int i = 0; i < n_words; i++) {
+        char why[512];
+        int32_t id = -1;
+        int no = cli_word_token(tok, tmpl, words[i], &id, why, sizeof why);
+        size_t pl = 0;
+        const char *p = no ? NULL : attrib_tokenizer_piece(tok, id, &pl);
+        bad += no;
+        if (json) {
+            json_t *o = json_pack("{s:o, s:b}", "word", json_bytes(words[i], strlen(words[i])), "single", !no);
+            if (!no) json_object_set_new(o, "id", json_integer(id)), json_object_set_new(o, "piece", json_bytes(p ? p : "", pl));
+            else json_object_set_new(o, "becomes", json_bytes(why, strlen(why)));
+            json_array_append_new(arr, o);
+            continue;
+        }
+        fputc('"', stdout);
+        print_escaped(words[i], strlen(words[i]));
+        if (no) {
+            printf("\"  not one token%s: it becomes %s\n", tmpl ? " after the template" : "", why[0] ? why : "no token");
+        } else {
+            printf("\"  one token: %d \"", (int)id);
+            print_escaped(p ? p : "", pl);
+            fputs("\"\n", stdout);
+        }
+    }
+    if (json) {
+        json_t *root = json_pack("{s:o}", "words", arr);
+        char *s = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (s) puts(s);
+        free(s);
+        json_decref(root);
+    } else if (bad && tmpl) {
+        printf("words that are one token after this template:\n");
+        cli_suggest_words(stdout, tok, tmpl);
+    }
+    free(tmpl);
+    attrib_tokenizer_free(tok);
+    return bad ? 1 : 0;
+}
+
 int cmd_tokenize(int argc, char **argv) {
-    const char *path = NULL, *text = NULL;
-    bool json = false, special = true, parse = false;
+    const char *path = NULL, *text = NULL, *tmpl_arg = NULL;
+    bool json = false, special = true, parse = false, single = false;
+    char **words = calloc((size_t)argc, sizeof *words);
+    int n_words = 0;
+    if (!words) return 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--single-token")) {
+            single = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--template")) {
+            if (i + 1 >= argc) return free(words), cli_usage_error("tokenize", "--template needs a value");
+            tmpl_arg = argv[++i];
+            continue;
+        }
+        if (single && path && argv[i][0] != '-') { /* words may start with a space, never with '-' options */
+            words[n_words++] = argv[i];
+            continue;
+        }
         if (cli_is(argv[i], "--help", "-h")) {
             fputs(HELP, stdout);
+            free(words);
             return 0;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
@@ -116,7 +201,16 @@ int cmd_tokenize(int argc, char **argv) {
             return cli_usage_error("tokenize", "unexpected argument '%s'", argv[i]);
         }
     }
-    if (!path) return cli_usage_error("tokenize", "missing MODEL");
+    if (!path) return free(words), cli_usage_error("tokenize", "missing MODEL");
+    if (single && text) words[n_words++] = (char *)text; /* the first word, taken before --single-token was seen */
+    if (single) {
+        if (!n_words) return free(words), cli_usage_error("tokenize", "--single-token needs at least one WORD");
+        int rc = single_tokens(path, tmpl_arg, words, n_words, json);
+        free(words);
+        return rc;
+    }
+    free(words);
+    if (tmpl_arg) return cli_usage_error("tokenize", "--template goes with --single-token");
     if (!text) return cli_usage_error("tokenize", "missing TEXT");
 
     char *owned = NULL;

@@ -352,7 +352,7 @@ done:
 
 static void print_interval(FILE *f, const json_t *iv) {
     const double m = get_num(iv, "mean"), lo = get_num(iv, "lo"), hi = get_num(iv, "hi");
-    if (!isfinite(m)) fprintf(f, "  %-22s", "n/a");
+    if (!isfinite(m)) fprintf(f, "  %-23s", "n/a");
     else fprintf(f, "  %6.3f [%6.3f, %6.3f]", m, lo, hi);
 }
 
@@ -370,16 +370,37 @@ void compare_print_table(FILE *f, const json_t *doc) {
                 json_string_value(json_object_get(cls, "pool")));
     fputc('\n', f);
     const json_t *c = json_object_get(sum, "classifier"), *cm = json_object_get(c, "confusion");
-    fprintf(f, "\nclassifier on %lld labelled prompts: accuracy %.3f  AUROC %.3f  confusion [[tn %lld, fp %lld], [fn %lld, tp %lld]]\n",
-            (long long)json_integer_value(json_object_get(c, "n")), get_num(c, "accuracy"), get_num(c, "auroc"),
-            (long long)json_integer_value(json_array_get(json_array_get(cm, 0), 0)),
-            (long long)json_integer_value(json_array_get(json_array_get(cm, 0), 1)),
-            (long long)json_integer_value(json_array_get(json_array_get(cm, 1), 0)),
-            (long long)json_integer_value(json_array_get(json_array_get(cm, 1), 1)));
+    const long long tn = (long long)json_integer_value(json_array_get(json_array_get(cm, 0), 0)),
+                    fp = (long long)json_integer_value(json_array_get(json_array_get(cm, 0), 1)),
+                    fn = (long long)json_integer_value(json_array_get(json_array_get(cm, 1), 0)),
+                    tp = (long long)json_integer_value(json_array_get(json_array_get(cm, 1), 1));
+    const double acc = get_num(c, "accuracy"), auroc = get_num(c, "auroc");
+    fprintf(f, "\nclassifier on %lld labelled prompts: accuracy ", (long long)json_integer_value(json_object_get(c, "n")));
+    if (isfinite(acc)) fprintf(f, "%.3f", acc);
+    else fputs("n/a", f);
+    if (isfinite(auroc)) fprintf(f, "  AUROC %.3f", auroc);
+    else fputs("  AUROC n/a", f);
+    fprintf(f, "  confusion [[tn %lld, fp %lld], [fn %lld, tp %lld]]\n", tn, fp, fn, tp);
+    /* say why a metric is undefined, instead of printing nan */
+    if (!isfinite(acc))
+        fprintf(f, "  (accuracy and AUROC need labelled prompts and none has a label: give the data a label column "
+                   "(--label-col), or use --harmful / --harmless files)\n");
+    else if (!isfinite(auroc))
+        fprintf(f, "  (AUROC needs both classes and the labelled prompts hold only %s: %lld positive, %lld negative%s)\n",
+                tp + fn ? "positives" : "negatives", tp + fn, tn + fp,
+                get_num(json_object_get(prov, "data"), "limit") > 0 ? "; --limit may have cut the other class" : "");
 
     fprintf(f, "\nagreement between methods (mean over prompts [95%% bootstrap interval])\n");
-    fprintf(f, "  %-22s  %-22s  %-22s  %-22s  %-22s\n", "pair", "Spearman rho", "Kendall tau-b", "top-3 overlap", "sign agreement");
     const json_t *pairs = json_object_get(doc, "pairs");
+    int pw = 22; /* the pair column as wide as its longest label ("shapley-exact vs kernelshap") */
+    for (size_t q = 0; q < json_array_size(pairs); q++) {
+        const char *x = json_string_value(json_array_get(json_array_get(pairs, q), 0)),
+                   *y = json_string_value(json_array_get(json_array_get(pairs, q), 1));
+        int l = (int)(strlen(x ? x : "") + strlen(y ? y : "") + 4);
+        if (l > pw) pw = l;
+    }
+    fprintf(f, "  %-*s  %-23s  %-23s  %-23s  %-23s\n", pw, "pair", "Spearman rho", "Kendall tau-b", "top-3 overlap",
+            "sign agreement");
     for (size_t q = 0; q < json_array_size(pairs); q++) {
         char key[96];
         snprintf(key, sizeof key, "%s|%s", json_string_value(json_array_get(json_array_get(pairs, q), 0)),
@@ -388,7 +409,7 @@ void compare_print_table(FILE *f, const json_t *doc) {
         char label[64];
         snprintf(label, sizeof label, "%s vs %s", json_string_value(json_array_get(json_array_get(pairs, q), 0)),
                  json_string_value(json_array_get(json_array_get(pairs, q), 1)));
-        fprintf(f, "  %-22s", label);
+        fprintf(f, "  %-*s", pw, label);
         print_interval(f, json_object_get(a, "spearman"));
         print_interval(f, json_object_get(a, "kendall"));
         print_interval(f, json_object_get(a, "top3"));
@@ -412,21 +433,27 @@ void compare_print_table(FILE *f, const json_t *doc) {
     }
     fprintf(f, "\nfaithfulness (comprehensiveness: higher is better; sufficiency and deletion AUC: lower is better;\n"
                "insertion AUC: higher is better; AUCs of the target's value, in its units)\n");
-    fprintf(f, "  %-12s  %-22s  %-22s  %-22s  %-22s\n", "method", "comprehensiveness", "sufficiency", "deletion AUC", "insertion AUC");
     const json_t *methods = json_object_get(doc, "methods");
+    int mw = 12;
+    for (size_t k = 0; k < json_array_size(methods); k++) {
+        const char *x = json_string_value(json_array_get(methods, k));
+        if (x && (int)strlen(x) > mw) mw = (int)strlen(x);
+    }
+    fprintf(f, "  %-*s  %-23s  %-23s  %-23s  %-23s\n", mw, "method", "comprehensiveness", "sufficiency", "deletion AUC",
+            "insertion AUC");
     for (size_t k = 0; k <= json_array_size(methods); k++) {
         const char *name = k < json_array_size(methods) ? json_string_value(json_array_get(methods, k)) : "random";
         const json_t *fm = json_object_get(json_object_get(all, "faithfulness"), name);
-        fprintf(f, "  %-12s", name);
+        fprintf(f, "  %-*s", mw, name);
         for (int m = 0; m < N_FAITH; m++) print_interval(f, json_object_get(fm, FAITH_METRICS[m]));
         fputc('\n', f);
     }
-    fprintf(f, "\ncost per method\n  %-12s  %10s  %10s  %12s  %12s  %14s\n", "method", "median s", "total s", "forward", "backward",
+    fprintf(f, "\ncost per method\n  %-*s  %10s  %10s  %12s  %12s  %14s\n", mw, "method", "median s", "total s", "forward", "backward",
             "faithfulness");
     for (size_t k = 0; k < json_array_size(methods); k++) {
         const char *name = json_string_value(json_array_get(methods, k));
         const json_t *co = json_object_get(json_object_get(sum, "cost"), name);
-        fprintf(f, "  %-12s  %10.4f  %10.2f  %12lld  %12lld  %14lld\n", name, get_num(co, "median_seconds"), get_num(co, "total_seconds"),
+        fprintf(f, "  %-*s  %10.4f  %10.2f  %12lld  %12lld  %14lld\n", mw, name, get_num(co, "median_seconds"), get_num(co, "total_seconds"),
                 (long long)json_integer_value(json_object_get(co, "n_forward")),
                 (long long)json_integer_value(json_object_get(co, "n_backward")),
                 (long long)json_integer_value(json_object_get(co, "faithfulness_evaluations")));

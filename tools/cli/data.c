@@ -26,7 +26,8 @@ const char *CLI_DATA_HELP =
     "  --shard K/N          every N-th row starting at the K-th (K = 1..N), to split a run\n"
     "                       across machines; merge the outputs with `attrib compare --merge`\n"
     "  --template T         how a prompt is presented: plain (default), judge, chatml, llama3,\n"
-    "                       llama-guard, or @FILE holding a template with one {input} slot\n";
+    "                       llama-guard, or @FILE holding a template with one {input} slot;\n"
+    "                       auto / chat: the model's own chat template (explain --help)\n";
 
 static bool parse_i64(const char *cmd, const char *opt, const char *v, int64_t lo, int64_t *out) {
     char *end;
@@ -130,6 +131,8 @@ int cli_data_load(const cli_data_opts *o, cli_rows *out) {
         attrib_status s = attrib_dataset_load(o->files[f], &dopt, &ds);
         if (s) {
             cli_fail_status(s, "cannot load data");
+            if (s == ATTRIB_E_MISSING && !o->text_col && strstr(attrib_last_error(), "no text column"))
+                fprintf(stderr, "  name the column that holds the prompts with --text-col NAME\n");
             cli_rows_free(out);
             return 1;
         }

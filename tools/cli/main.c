@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *USAGE =
     "attrib " ATTRIB_VERSION_STRING " - explain local language models token by token\n"
@@ -90,6 +91,68 @@ double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+const char *cli_text_arg(const char *arg, char **owned, size_t *len) {
+    *owned = NULL;
+    if (strcmp(arg, "-") != 0) {
+        *len = strlen(arg);
+        return arg;
+    }
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (!buf || ferror(stdin)) {
+        free(buf);
+        fprintf(stderr, "attrib: error: cannot read the text from standard input\n");
+        return NULL;
+    }
+    /* `echo TEXT | attrib explain MODEL -`: the newline echo adds is not part of the text */
+    if (n && buf[n - 1] == '\n') n--;
+    if (n && buf[n - 1] == '\r') n--;
+    buf[n] = '\0';
+    *owned = buf;
+    *len = n;
+    return buf;
+}
+
+static void fmt_duration(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) snprintf(buf, n, "?");
+    else if (s < 90) snprintf(buf, n, "%.0f s", s);
+    else if (s < 5400) snprintf(buf, n, "%.0f min", s / 60);
+    else snprintf(buf, n, "%.1f h", s / 3600);
+}
+
+void cli_progress_cb(void *user, int64_t done, int64_t total) {
+    cli_progress *p = user;
+    double now = cli_now();
+    if (!p->force && !isatty(2)) return;
+    if (now - p->t0 < 1.0 || (now - p->last < 0.2 && done < total)) return; /* short runs stay silent */
+    p->last = now;
+    double rate = done / (now - p->t0);
+    char eta[32];
+    fmt_duration(eta, sizeof eta, rate > 0 ? (total - done) / rate : -1);
+    fprintf(stderr, "\r  %s", p->what ? p->what : "");
+    if (p->n_items > 0) fprintf(stderr, "  prompt %lld/%lld", (long long)p->item + 1, (long long)p->n_items);
+    fprintf(stderr, "  %lld/%lld  %.0f/s  ETA %s   ", (long long)done, (long long)total, rate, eta);
+    p->shown = 1;
+}
+
+void cli_progress_end(cli_progress *p) {
+    if (p->shown) fputc('\n', stderr);
+    p->shown = 0;
 }
 
 int main(int argc, char **argv) {

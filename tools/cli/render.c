@@ -13,24 +13,11 @@
  * repeated in every span.
  */
 #include "render.h"
+#include "render_doc.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Tokens of one prompt as read from a document: pieces are borrowed from
- * the JSON (json_string_length bytes, possibly with NULs or bad UTF-8). */
-typedef struct doc_tokens {
-    size_t n;
-    int32_t *id;
-    uint32_t *begin, *end; /* byte span in the prompt text */
-    const char **piece;
-    size_t *plen;
-    uint8_t *fixed;        /* 1 = not attributed (outside the span, BOS) */
-} doc_tokens;
-
-/* A document claiming more tokens per prompt than this is refused. */
-#define MAX_DOC_TOKENS ((size_t)1 << 24)
 
 /* ---- colour scale ------------------------------------------------------ */
 
@@ -249,7 +236,7 @@ void render_csv_number(FILE *f, double v) {
 
 void render_csv_header(FILE *f) { fputs("prompt_index,prompt_id,method,position,token_id,piece,begin,end,score,fixed\r\n", f); }
 
-static void csv_token_row(FILE *f, double prompt_index, const char *id, size_t id_len, const char *method, size_t pos,
+void csv_token_row(FILE *f, double prompt_index, const char *id, size_t id_len, const char *method, size_t pos,
                  const doc_tokens *t, double score) {
     render_csv_number(f, prompt_index);
     fputc(',', f);
@@ -265,7 +252,7 @@ static void csv_token_row(FILE *f, double prompt_index, const char *id, size_t i
 
 /* ---- reading documents ------------------------------------------------- */
 
-static const char *doc_str(const json_t *o, const char *key, size_t *len) {
+const char *doc_str(const json_t *o, const char *key, size_t *len) {
     const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
     if (!json_is_string(v)) {
         if (len) *len = 0;
@@ -275,12 +262,12 @@ static const char *doc_str(const json_t *o, const char *key, size_t *len) {
     return json_string_value(v);
 }
 
-static double doc_num(const json_t *o, const char *key) {
+double doc_num(const json_t *o, const char *key) {
     const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static void doc_tokens_free(doc_tokens *t) {
+void doc_tokens_free(doc_tokens *t) {
     free(t->id);
     free(t->begin);
     free(t->end);
@@ -290,7 +277,7 @@ static void doc_tokens_free(doc_tokens *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int doc_tokens_load(const json_t *arr, doc_tokens *t) {
+int doc_tokens_load(const json_t *arr, doc_tokens *t) {
     memset(t, 0, sizeof *t);
     size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
     if (n > MAX_DOC_TOKENS) return -1;
@@ -320,7 +307,7 @@ static int doc_tokens_load(const json_t *arr, doc_tokens *t) {
 }
 
 /* Scores of N tokens from a JSON array (missing or non-numeric: NaN). */
-static int doc_scores(const json_t *arr, size_t n, double **out) {
+int doc_scores(const json_t *arr, size_t n, double **out) {
     *out = malloc((n ? n : 1) * sizeof **out);
     if (!*out) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -330,7 +317,7 @@ static int doc_scores(const json_t *arr, size_t n, double **out) {
     return 0;
 }
 
-static double row_scale(const double *s, const uint8_t *fixed, size_t n) {
+double row_scale(const double *s, const uint8_t *fixed, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++)
         if (!fixed[i] && isfinite(s[i]) && fabs(s[i]) > m) m = fabs(s[i]);
@@ -516,13 +503,13 @@ static void html_tail(FILE *f, const char *extra_js) {
 
 /* ---- single-prompt report (attrib explain) ----------------------------- */
 
-static const char *method_name(const json_t *m) {
+const char *method_name(const json_t *m) {
     const char *s = doc_str(m, "method", NULL);
     return s ? s : "?";
 }
 
 /* "steps 32 · rule gl" from a settings object (values as JSON text). */
-static void settings_line(FILE *f, const json_t *settings, bool html) {
+void settings_line(FILE *f, const json_t *settings, bool html) {
     const char *key;
     const json_t *v;
     bool first = true;
@@ -531,10 +518,13 @@ static void settings_line(FILE *f, const json_t *settings, bool html) {
         first = false;
         if (html) render_html(f, key, strlen(key), 0);
         else fputs(key, f);
+        if (json_is_true(v)) continue; /* a flag: its name says it */
         fputc(' ', f);
         if (json_is_string(v)) {
             if (html) render_html(f, json_string_value(v), json_string_length(v), RENDER_VISIBLE);
             else fputs(json_string_value(v), f);
+        } else if (json_is_real(v)) { /* 0.1, not the 0.10000000149011612 of a float widened to double */
+            fprintf(f, "%g", json_real_value(v));
         } else {
             char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
             if (s) fputs(s, f);
@@ -618,6 +608,7 @@ int render_explain_html(FILE *f, const json_t *doc) {
         if (!isnan(delta)) {
             fprintf(f, " &middot; <b>completeness &Delta; = %.3g</b>", delta);
             if (rel >= 0) fprintf(f, " (%.2f%% of f(input) &minus; f(baseline))", 100 * rel);
+            if (rel > COMPLETENESS_LARGE) fputs(" &middot; large: raise --steps", f);
         }
         const json_t *cost = json_object_get(m, "cost");
         fprintf(f, "<br>cost: %.0f forward, %.0f backward sequences, %.3f s</p>\n", doc_num(cost, "n_forward"),
@@ -636,164 +627,6 @@ int render_explain_html(FILE *f, const json_t *doc) {
     html_token_table(f, &t);
     fputs("]</script>\n", f);
     html_tail(f, NULL);
-    doc_tokens_free(&t);
-    return rc || ferror(f) ? -1 : 0;
-}
-
-int render_explain_csv(FILE *f, const json_t *doc) {
-    const json_t *methods = json_object_get(doc, "methods");
-    if (!json_is_array(methods)) return -1;
-    doc_tokens t;
-    if (doc_tokens_load(json_object_get(doc, "tokens"), &t)) return -1;
-    render_csv_header(f);
-    size_t i;
-    const json_t *m;
-    int rc = 0;
-    json_array_foreach(methods, i, m) {
-        double *scores = NULL;
-        if (doc_scores(json_object_get(m, "scores"), t.n, &scores)) {
-            rc = -1;
-            break;
-        }
-        for (size_t k = 0; k < t.n; k++) csv_token_row(f, 0, NULL, 0, method_name(m), k, &t, scores[k]);
-        free(scores);
-    }
-    doc_tokens_free(&t);
-    return rc || ferror(f) ? -1 : 0;
-}
-
-/* ---- terminal ---------------------------------------------------------- */
-
-/* Bytes for a terminal: controls (C0, DEL, C1) and invalid UTF-8 escaped, so
- * data can never send the terminal an escape sequence. Returns the number of
- * characters written (for padding). */
-static size_t term_visible(FILE *f, const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, w = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t l = render_utf8_next(u + i, n - i, &cp);
-        if (cp == '\n') w += (size_t)fprintf(f, "\\n");
-        else if (cp == '\t') w += (size_t)fprintf(f, "\\t");
-        else if (cp == 0xFFFD && !(l == 3 && u[i] == 0xEF)) w += (size_t)fprintf(f, "\\x%02X", u[i]), l = 1;
-        else if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) w += (size_t)fprintf(f, "\\x%02X", (unsigned)cp);
-        else fwrite(u + i, 1, l, f), w++;
-        i += l;
-    }
-    return w;
-}
-
-static const char *token_text(const char *text, size_t len, const doc_tokens *t, size_t i, size_t *n) {
-    if (text && t->end[i] > t->begin[i] && t->end[i] <= len) {
-        *n = t->end[i] - t->begin[i];
-        return text + t->begin[i];
-    }
-    *n = t->plen[i];
-    return t->piece[i];
-}
-
-static void term_token_ref(FILE *f, const json_t *o, const char *id_key, const char *piece_key) {
-    size_t pl;
-    const char *p = doc_str(o, piece_key, &pl);
-    fprintf(f, "token %.0f '", doc_num(o, id_key));
-    term_visible(f, p ? p : "", p ? pl : 0);
-    fputc('\'', f);
-}
-
-int render_explain_term(FILE *f, const json_t *doc, render_colour colour) {
-    const json_t *methods = json_object_get(doc, "methods");
-    if (!json_is_array(methods)) return -1;
-    doc_tokens t;
-    if (doc_tokens_load(json_object_get(doc, "tokens"), &t)) return -1;
-    size_t nm = json_array_size(methods), len;
-    const char *text = doc_str(doc, "text", &len);
-    double **scores = calloc(nm ? nm : 1, sizeof *scores);
-    int rc = scores ? 0 : -1;
-    for (size_t k = 0; k < nm && !rc; k++) rc = doc_scores(json_object_get(json_array_get(methods, k), "scores"), t.n, &scores[k]);
-    if (rc) goto done;
-    const json_t *pred = json_object_get(doc, "predicted");
-    if (pred) {
-        fputs("predicted ", f);
-        term_token_ref(f, pred, "token", "piece");
-        fputc('\n', f);
-    }
-    for (size_t k = 0; k < nm; k++) {
-        const json_t *m = json_array_get(methods, k), *tg = json_object_get(m, "target");
-        const char *kind = doc_str(tg, "kind", NULL);
-        fprintf(f, "%smethod   %s", k || pred ? "\n" : "", method_name(m));
-        const json_t *set = json_object_get(m, "settings");
-        if (json_object_size(set)) {
-            fputs(" (", f);
-            settings_line(f, set, false);
-            fputc(')', f);
-        }
-        const bool is_probe = kind && !strcmp(kind, "probe");
-        fprintf(f, is_probe ? "\ntarget   probe logit (harmful > 0)" : "\ntarget   %s of ", kind ? kind : "?");
-        if (!is_probe) term_token_ref(f, tg, "token", "piece");
-        if (doc_str(tg, "piece2", NULL) && !is_probe) {
-            fputs(" minus ", f);
-            term_token_ref(f, tg, "token2", "piece2");
-        }
-        fprintf(f, " = %.6g\n", doc_num(m, "f_input"));
-        double fb = doc_num(m, "f_baseline"), rel = doc_num(m, "completeness_relative");
-        if (!isnan(fb))
-            fprintf(f, "baseline f = %.6g; sum of attributions %.6g; completeness delta %.3g (%.2f%%)\n", fb,
-                    doc_num(m, "sum_scores"), doc_num(m, "completeness_delta"), rel >= 0 ? 100 * rel : NAN);
-        const json_t *cost = json_object_get(m, "cost");
-        fprintf(f, "cost     %.0f forward, %.0f backward sequences, %.3f s\n", doc_num(cost, "n_forward"),
-                doc_num(cost, "n_backward"), doc_num(cost, "seconds"));
-        if (colour != RENDER_PLAIN) { /* the text painted: a heat map */
-            double scale = row_scale(scores[k], t.fixed, t.n);
-            fputc('\n', f);
-            for (size_t i = 0; i < t.n; i++) {
-                size_t n;
-                const char *s = token_text(text, len, &t, i, &n);
-                if (t.fixed[i]) {
-                    fputs("\x1b[2m", f);
-                } else {
-                    char esc[64];
-                    render_ansi_heat(esc, sizeof esc, render_heat_rgb(scores[k][i], scale), colour == RENDER_TRUECOLOR);
-                    fputs(esc, f);
-                }
-                term_visible(f, s, n);
-                fputs("\x1b[0m", f);
-            }
-            fprintf(f, "   (scale \xc2\xb1%.3g)\n", scale);
-        }
-    }
-    /* the table: one score column per method; one method also gets bars */
-    fprintf(f, "\n%4s  %7s  %-10s  %-20s", "pos", "id", "bytes", "token");
-    for (size_t k = 0; k < nm; k++) fprintf(f, "  %12.12s", method_name(json_array_get(methods, k)));
-    const json_t *se = nm == 1 ? json_object_get(json_array_get(methods, 0), "std_errors") : NULL;
-    if (json_is_array(se)) fprintf(f, "  %10s", "std.err");
-    fputc('\n', f);
-    double scale0 = nm == 1 ? row_scale(scores[0], t.fixed, t.n) : 0;
-    for (size_t i = 0; i < t.n; i++) {
-        char span[32];
-        snprintf(span, sizeof span, "%u-%u", t.begin[i], t.end[i]);
-        fprintf(f, "%4zu  %7d  %-10s  '", i, (int)t.id[i], span);
-        size_t n;
-        const char *s = token_text(text, len, &t, i, &n);
-        size_t w = term_visible(f, s, n > 18 ? 18 : n);
-        fputc('\'', f);
-        for (; w < 18; w++) fputc(' ', f);
-        for (size_t k = 0; k < nm; k++) {
-            if (t.fixed[i]) fprintf(f, "  %12s", "(fixed)");
-            else fprintf(f, "  %12.5g", scores[k][i]);
-        }
-        if (nm == 1 && !t.fixed[i]) {
-            double fe = doc_num(json_array_get(json_object_get(doc, "tokens"), i), "feature");
-            const json_t *e = json_is_array(se) && fe >= 0 ? json_array_get(se, (size_t)fe) : NULL;
-            if (json_is_number(e)) fprintf(f, "  %10.3g", json_number_value(e));
-            int bar = scale0 > 0 && isfinite(scores[0][i]) ? (int)lround(20 * fabs(scores[0][i]) / scale0) : 0;
-            fprintf(f, "  %c", scores[0][i] < 0 ? '-' : '+');
-            for (int b = 0; b < bar; b++) fputc('#', f);
-        }
-        fputc('\n', f);
-    }
-done:
-    for (size_t k = 0; scores && k < nm; k++) free(scores[k]);
-    free(scores);
     doc_tokens_free(&t);
     return rc || ferror(f) ? -1 : 0;
 }

@@ -46,6 +46,10 @@ GGML_TYPES = {
     12: ("Q4_K", 256, 144),
     13: ("Q5_K", 256, 176),
     14: ("Q6_K", 256, 210),
+    10: ("Q2_K", 256, 84),
+    11: ("Q3_K", 256, 110),
+    20: ("IQ4_NL", 32, 18),
+    23: ("IQ4_XS", 256, 136),
     30: ("BF16", 1, 2),
 }
 TYPE_BY_NAME = {v[0]: k for k, v in GGML_TYPES.items()}
@@ -322,6 +326,72 @@ def deq_q6_k(raw):
     return y.reshape(-1)
 
 
+def _crumbs(qs):
+    """(nb, 64) bytes of 2-bit fields -> (nb, 256) values: value 128h + 32j + l
+    of a super-block is bits 2j..2j+1 of byte 32h + l (Q2_K, Q3_K)."""
+    qs = qs.reshape(-1, 2, 1, 32).astype(np.int64)
+    shifts = (2 * np.arange(4)).reshape(1, 1, 4, 1)
+    return ((qs >> shifts) & 3).reshape(-1, 256)
+
+
+def deq_q2_k(raw):
+    b = _blocks(raw, 84)
+    nb = b.shape[0]
+    sm = b[:, 0:16].astype(np.int64)            # per 16-value sub-block
+    scale, mn = sm & 0x0F, sm >> 4
+    q = _crumbs(b[:, 16:80]).reshape(nb, 16, 16)
+    d = _f16(b[:, 80:82])
+    dmin = _f16(b[:, 82:84])
+    y = d[:, :, None] * scale[:, :, None] * q - dmin[:, :, None] * mn[:, :, None]
+    return y.reshape(-1)
+
+
+def deq_q3_k(raw):
+    b = _blocks(raw, 110)
+    nb = b.shape[0]
+    hmask = b[:, 0:32].astype(np.int64)
+    lo = _crumbs(b[:, 32:96]).reshape(nb, 2, 4, 32)
+    # the high bit of value 128h + 32j + l is bit 4h + j of hmask[l]
+    bit = (4 * np.arange(2)[:, None] + np.arange(4)[None, :]).reshape(1, 2, 4, 1)
+    high = (hmask[:, None, None, :] >> bit) & 1
+    q = (lo - 4 * (1 - high)).reshape(nb, 16, 16)
+    s = b[:, 96:108].astype(np.int64)
+    # sixteen 6-bit scales: low nibbles from bytes 0..7 (sub-blocks 0..7 low
+    # nibble, 8..15 high nibble), top 2 bits from bytes 8..11 (sub-block k
+    # uses byte 8 + k%4, bit pair k//4)
+    k = np.arange(16)
+    low4 = (s[:, k % 8] >> (4 * (k // 8))) & 0x0F
+    top2 = (s[:, 8 + k % 4] >> (2 * (k // 4))) & 3
+    sc = (low4 | (top2 << 4)) - 32
+    d = _f16(b[:, 108:110])
+    y = d[:, :, None] * sc[:, :, None] * q
+    return y.reshape(-1)
+
+
+# the 16 non-linear IQ4_NL / IQ4_XS levels (ggml kvalues_iq4nl)
+IQ4_GRID = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113],
+                    dtype=np.float64)
+
+
+def deq_iq4_nl(raw):
+    b = _blocks(raw, 18)
+    d = _f16(b[:, 0:2])
+    return (d * IQ4_GRID[_nib(b[:, 2:18])]).reshape(-1)
+
+
+def deq_iq4_xs(raw):
+    b = _blocks(raw, 136)
+    nb = b.shape[0]
+    d = _f16(b[:, 0:2])                                          # (nb, 1)
+    sh = b[:, 2:4].copy().view("<u2").astype(np.int64)          # (nb, 1)
+    sl = b[:, 4:8].astype(np.int64)
+    ib = np.arange(8)
+    ls = ((sl[:, ib // 2] >> (4 * (ib % 2))) & 0x0F) | (((sh >> (2 * ib)) & 3) << 4)
+    idx = _nib(b[:, 8:136].reshape(nb * 8, 16)).reshape(nb, 8, 32)
+    y = d[:, :, None] * (ls - 32)[:, :, None] * IQ4_GRID[idx]
+    return y.reshape(-1)
+
+
 def dequantize(raw, ttype, n):
     raw = np.asarray(raw, dtype=np.uint8)
     if ttype == 0:
@@ -333,7 +403,8 @@ def dequantize(raw, ttype, n):
         out = u.view(np.float32).astype(np.float64)
     else:
         fn = {2: deq_q4_0, 3: deq_q4_1, 6: deq_q5_0, 7: deq_q5_1, 8: deq_q8_0,
-              12: deq_q4_k, 13: deq_q5_k, 14: deq_q6_k}.get(ttype)
+              12: deq_q4_k, 13: deq_q5_k, 14: deq_q6_k, 10: deq_q2_k, 11: deq_q3_k,
+              20: deq_iq4_nl, 23: deq_iq4_xs}.get(ttype)
         if fn is None:
             raise GGUFError("cannot dequantise type %d" % ttype)
         out = fn(raw)

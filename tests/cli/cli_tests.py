@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""CLI tests: the first hour of a new user (issue 15).
+
+Each test_* function checks one item of the issue through the attrib binary:
+its exit status, standard output and standard error, on the real models in
+the shared directory. Expected values come from the models' own vocabularies
+(token ids read with `attrib tokenize`, which the tokenizer tests check
+against the reference tokenizers), from the issue's statement of what a
+user expects, or from a second independent run (a word's score is the sum of
+its tokens' integrated-gradients scores, computed without --words).
+
+Run one test:  cli_tests.py NAME   (ATTRIB_BIN, ATTRIB_SHARED from ctest)
+Run all:       cli_tests.py
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("ATTRIB_BIN", "build/attrib")
+SHARED = os.environ.get("ATTRIB_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+S260 = os.path.join(SHARED, "models/stories260K/stories260K-f32.gguf")
+T656 = os.path.join(SHARED, "models/TinyStories-656K")
+LLAMA2 = os.path.join(SHARED, "models/llama-2-tiny-random/llama-2-tiny-random.gguf")
+SMOL = os.path.join(SHARED, "models/smollm2-135m-tokenizer")
+LILY = "Once upon a time there was a little girl named"
+
+
+def run(*args, stdin=None, env=None):
+    e = dict(os.environ, OMP_WAIT_POLICY="passive", NO_COLOR="1")
+    if env:
+        e.update(env)
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, env=e, timeout=600)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def check(cond, what, out="", err=""):
+    if not cond:
+        raise AssertionError(f"{what}\n--- stdout ---\n{out[-3000:]}\n--- stderr ---\n{err[-3000:]}")
+
+
+def no_doubled_prefix(err):
+    for line in err.splitlines():
+        check(line.count("attrib: error:") <= 1, f"doubled 'attrib: error:' prefix in: {line}", "", err)
+
+
+def single_token_id(model, word, *extra):
+    rc, out, err = run("tokenize", model, "--single-token", word, *extra, "--json")
+    check(rc in (0, 1), "tokenize --single-token ran", out, err)
+    w = json.loads(out)["words"][0]
+    return w["id"] if w["single"] else None
+
+
+# ---- A. wrong or blocking ------------------------------------------------
+
+def test_a1_leading_space_target():
+    # stories260K (GGUF SentencePiece): " Lily" is the token '▁Lily', id 317, the model's own top-1 after LILY
+    rc, out, err = run("explain", S260, LILY, "--token", " Lily", "-m", "saliency")
+    check(rc == 0, "--token ' Lily' resolves on stories260K", out, err)
+    check("target   logit of token 317 ' Lily'" in out, "target is token 317", out, err)
+    check("predicted token 317 ' Lily'" in out, "predicted token 317 (the target is the top-1)", out, err)
+    # the same id as the vocabulary piece '▁Lily' that tokenize shows for the word inside text
+    rc, out2, err2 = run("tokenize", S260, "x Lily", "--no-special", "--json")
+    check([t["id"] for t in json.loads(out2)["tokens"] if t["text"] == " Lily"] == [317], "tokenize agrees", out2, err2)
+    # --token2 goes the same way: logit(' Lily') - logit(' Lily') is exactly 0
+    rc, out, err = run("explain", S260, LILY, "--target", "diff", "--token", " Lily", "--token2", " Lily", "-m", "saliency", "--json")
+    check(rc == 0 and json.loads(out)["target"]["token2"] == 317, "--token2 ' Lily' resolves", out, err)
+    # TinyStories-656K (tokenizer.json, spaces kept with the previous word: 'named▁' 'Lily'): ' Lily' -> 'Lily'
+    rc, out2, _ = run("tokenize", T656, LILY + " Lily", "--json")
+    lily = json.loads(out2)["tokens"][-1]
+    check(lily["text"] == "Lily", "656K tokenizes the word as 'Lily' in text", out2)
+    rc, out, err = run("explain", T656, LILY, "--token", " Lily", "-m", "saliency", "--json")
+    check(rc == 0 and json.loads(out)["target"]["token"] == lily["id"], "--token ' Lily' on 656K", out, err)
+    # llama-2 vocabulary (SentencePiece, 32000): ' Yes' is '▁Yes'
+    rc, out2, _ = run("tokenize", LLAMA2, "Answer Yes", "--no-special", "--json")
+    yes = [t for t in json.loads(out2)["tokens"] if t["text"] == " Yes"]
+    check(len(yes) == 1 and yes[0]["piece"] == "\u2581Yes", "llama-2 has '▁Yes'", out2)
+    rc, out, err = run("explain", LLAMA2, "Is it safe?", "--token", " Yes", "-m", "saliency", "--json")
+    check(rc == 0 and json.loads(out)["target"]["token"] == yes[0]["id"], "--token ' Yes' on llama-2", out, err)
+    # byte-level BPE (SmolLM2): ' Lily' is 'ĠLily'
+    check(single_token_id(SMOL, " Lily") == 14176, "smollm2 ' Lily' is ĠLily 14176")
+    rc, out2, _ = run("tokenize", SMOL, " Lily", "--no-special", "--json")
+    check(json.loads(out2)["tokens"][0]["id"] == 14176, "tokenize agrees on smollm2", out2)
+    # --label-words resolve the same way (after the template)
+    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " happy", " big", "-m", "saliency", "--json")
+    check(rc == 0, "label words happy big", out, err)
+    t = json.loads(out)["target"]
+    check(t["token"] == single_token_id(S260, " happy", "--template", "judge"), "label word id", out, err)
+
+
+def test_a2_judge_defaults_explained():
+    for model in (S260, T656):
+        rc, out, err = run("explain", model, "Is it good?", "--template", "judge", "-m", "saliency")
+        check(rc == 1 and out == "", "judge defaults fail on a tiny vocabulary", out, err)
+        check("\" Yes\" is not one token" in err and "defaults cannot work" in err, "says why", out, err)
+        m = re.search(r'--label-words "([^"]+)" "([^"]+)"', err)
+        check(m is not None, "lists candidate label words", out, err)
+        no_doubled_prefix(err)
+        # the first candidate pair works as suggested
+        rc, out, err = run("explain", model, "Is it good?", "--template", "judge", "--label-words", m.group(1), m.group(2),
+                           "-m", "saliency")
+        check(rc == 0 and "logit diff" in out, "a suggested pair works", out, err)
+    # tokenize --single-token checks words directly (exit 1 when one is not a token)
+    rc, out, err = run("tokenize", S260, "--single-token", " Lily", " Yes")
+    check(rc == 1, "exit 1 when a word is not one token", out, err)
+    check('" Lily"  one token: 317 "\u2581Lily"' in out, "' Lily' is 317", out, err)
+    check('" Yes"  not one token' in out, "' Yes' is not", out, err)
+    rc, out, err = run("tokenize", S260, "--single-token", " happy")
+    check(rc == 0 and "one token" in out, "exit 0 when every word is one token", out, err)
+
+
+def test_a3_empty_input_is_an_error():
+    rc, out, err = run("explain", S260, "", "-m", "saliency")
+    check(rc == 2 and out == "", "empty TEXT exits 2 with nothing on stdout", out, err)
+    check("empty" in err and "BOS is never a feature" in err, "says why", out, err)
+
+
+def test_a4_settings_checked_before_running():
+    rc, out, err = run("explain", S260, "Once upon a time", "--mask", "attention", "-m", "occlusion,ig")
+    check(rc == 2, "invalid ig settings: usage error before any method runs", out, err)
+    check("ig needs an embedding baseline" in err and "--mask token or zero" in err, "names ig and the fix", out, err)
+    check("cost" not in out, "nothing ran", out, err)
+    no_doubled_prefix(err)
+    # shapley-exact over too many features is refused before saliency runs
+    text = "Once upon a time there was a little girl named Lily and she loved to play in the park"
+    rc, out, err = run("explain", S260, text, "-m", "saliency,shapley-exact")
+    check(rc == 2 and out == "" and "shapley-exact needs 2^n" in err and "--max-exact 16" in err, "exact limit up front", out, err)
+    no_doubled_prefix(err)
+
+
+def test_a5_one_samples_limit_clean_messages():
+    rc, out, err = run("explain", S260, "Once upon a time", "-m", "shapley", "--samples", "1000000")
+    check(rc == 2 and "1 to 65536" in err and "SmoothGrad" not in err, "one limit, named as --samples", out, err)
+    rc, out, err = run("compare", S260, "--samples", "1000000", "--probe", "x")
+    check(rc == 2 and "1 to 65536" in err, "compare has the same limit", out, err)
+    rc, out, err = run("explain", S260, "Once upon a time", "-m", "shapley", "--span", "3:99")
+    check(rc == 2 and "--span 3:99 is outside TEXT's 5 tokens" in err, "span checked with a clear message", out, err)
+    no_doubled_prefix(err)
+    with tempfile.TemporaryDirectory() as d:
+        trunc = os.path.join(d, "trunc.gguf")
+        with open(S260, "rb") as f, open(trunc, "wb") as g:
+            g.write(f.read(1000))
+        rc, out, err = run("info", trunc)
+        check(rc == 1 and err.count(trunc) == 1, "the path once in a loading error", out, err)
+        no_doubled_prefix(err)
+    # a library limit names the method it belongs to (shapley's own limit is not SmoothGrad's)
+    rc, out, err = run("explain", S260, "Once upon a time", "-m", "shapley", "--samples", "65536", "--memory-mb", "16",
+                       "--span", "1:2")
+    check(rc == 0, "65536 is accepted for shapley", out, err)
+
+
+def test_a6_words_rows():
+    rc, out, err = run("explain", S260, LILY, "-m", "ig", "--json")
+    tok = json.loads(out)
+    rc, out, err = run("explain", S260, LILY, "-m", "ig", "--words", "--format", "csv")
+    check(rc == 0 and out.startswith("method,word,first_position,last_position,begin,end,text,score"), "word CSV", out, err)
+    rows = [r.split(",") for r in out.strip().splitlines()[1:]]
+    check(len(rows) == 10, "10 words", out, err)
+    # a word's IG score is the sum of its tokens' IG scores (IG is linear in the features' gradients)
+    for r in rows:
+        first, last, score = int(r[2]), int(r[3]), float(r[-1])
+        expect = sum(tok["tokens"][i]["score"] for i in range(first, last + 1))
+        check(abs(score - expect) < 1e-3 * max(1, abs(expect)), f"word {r[6]} score {score} vs tokens' sum {expect}", out, err)
+    girl = [r for r in rows if r[6] == " girl"]
+    check(len(girl) == 1 and (girl[0][2], girl[0][3]) == ("9", "11"), "' girl' is tokens 9-11", out, err)
+    # terminal table: word rows, the longest bar on the highest score
+    rc, out, err = run("explain", S260, LILY, "-m", "ig", "--words")
+    table = [l for l in out.splitlines() if re.match(r"^\s+\d+\s+\d+(-\d+)?\s+\d+-\d+\s+'", l)]
+    check(len(table) == 10 and "word  tokens" in out, "10 word rows in the terminal table", out, err)
+    bars = [(l.count("#"), float(l.split("'")[-1].split()[0])) for l in table]
+    check(max(bars)[1] == max(abs(b[1]) for b in bars), "longest bar = highest |score|", out, err)
+
+
+def test_a7_compare_undefined_metrics_say_why():
+    with tempfile.TemporaryDirectory() as d:
+        nolab = os.path.join(d, "nolabel.csv")
+        with open(nolab, "w") as f:
+            f.write("text\nhello there\nhow do I stop a process\n")
+        common = ["--template", "judge", "--label-words", " Y", " N", "--methods", "saliency,gxi", "--bootstrap", "20"]
+        rc, out, err = run("compare", S260, "--data", nolab, *common)
+        check(rc == 0 and "accuracy n/a  AUROC n/a" in out and "nan" not in out, "n/a, not nan", out, err)
+        check("none has a label" in out, "says why", out, err)
+        onecls = os.path.join(d, "one.csv")
+        with open(onecls, "w") as f:
+            f.write("text,label\nhello there,1\nhow do I stop a process,1\nwhat is this,0\n")
+        rc, out, err = run("compare", S260, "--data", onecls, "--limit", "2", *common)
+        check(rc == 0 and "AUROC n/a" in out and "only positives" in out and "--limit" in out, "one class: says why", out, err)
+
+
+def test_a8_mask_token_in_input_warns():
+    rc, out, err = run_bytes(["explain", T656, b"Once upon a \xff time", "-m", "occlusion"])
+    check(rc == 0, "runs", out, err)
+    rc2, out2, _ = run_bytes(["tokenize", T656, b"Once upon a \xff time", "--json"])
+    pos = [i for i, t in enumerate(json.loads(out2)["tokens"]) if t["id"] == 0]
+    check(pos == [5], "the invalid byte is <unk> (id 0) at position 5", out2)
+    check("mask token 0 '<unk>' occurs in the input at position 5" in err, "warns, naming the position", out, err)
+    rc, out, err = run("explain", T656, "Once upon a time", "-m", "occlusion")
+    check("warning" not in err, "no warning without the mask token", out, err)
+
+
+def run_bytes(args, stdin=None):
+    e = dict(os.environ, OMP_WAIT_POLICY="passive", NO_COLOR="1")
+    p = subprocess.run([BIN.encode(), *[a if isinstance(a, bytes) else a.encode() for a in args]], input=stdin,
+                       capture_output=True, env=e, timeout=600)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+# ---- B. inconsistent -------------------------------------------------------
+
+def test_b_stdin_text():
+    rc, a, err = run("explain", S260, "Once upon a time", "-m", "saliency", "--json")
+    rc2, b, err2 = run("explain", S260, "-", "-m", "saliency", "--json", stdin=b"Once upon a time\n")
+    check(rc == 0 and rc2 == 0, "both run", b, err2)
+    ja, jb = json.loads(a), json.loads(b)
+    check(jb["text"] == "Once upon a time" and [t["id"] for t in ja["tokens"]] == [t["id"] for t in jb["tokens"]],
+          "explain - reads standard input", b, err2)
+    rc, out, err = run("generate", S260, "-", "-n", "3", stdin=b"Once upon a time\n")
+    rc2, out2, _ = run("generate", S260, "Once upon a time", "-n", "3")
+    check(rc == 0 and out == out2 and out.startswith("Once upon a time"), "generate - reads standard input", out, err)
+
+
+def test_b_report_json_summary_and_missing_file():
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "d.csv")
+        with open(data, "w") as f:
+            f.write("text,label\nhello there,0\nhow do I stop a process,1\n")
+        doc = os.path.join(d, "c.json")
+        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " Y", " N",
+                           "--methods", "saliency,gxi", "--bootstrap", "20", "-o", doc)
+        check(rc == 0, "compare wrote a document", out, err)
+        rc, out2, err = run("report", doc)
+        check(rc == 0 and "agreement between methods" in out2 and "classifier on 2 labelled prompts" in out2,
+              "report DOC prints the summary", out2, err)
+        rc, out3, err = run("report", doc, "--json")
+        j = json.loads(out3)
+        check(rc == 0 and "summary" in j and "classifier" in j["summary"], "report --json", out3, err)
+        check(j["provenance"]["data"]["files"][0]["label"] == "from label_col", "provenance label is not -1", out3, err)
+        rc, out, err = run("report", os.path.join(d, "missing.json"))
+        check(rc == 1 and "No such file" in err and "line -1" not in err, "missing file message", out, err)
+
+
+def test_b_info_check_weights():
+    rc, j, _ = run("info", T656, "--json")
+    n = sum(json.loads(j)["tensor_types"].values())
+    rc, out, err = run("info", T656, "--check-weights")
+    check(rc == 0 and f"all {n} tensors finite" in out, "says all N tensors finite", out, err)
+    rc, out, err = run("info", T656)
+    check("tensors finite" not in out, "not without --check-weights", out, err)
+
+
+def test_b_completeness_only_for_ig():
+    rc, out, err = run("explain", S260, LILY, "-m", "occlusion,ig,shapley", "--json")
+    ms = {m["method"]: m for m in json.loads(out)["methods"]}
+    check(ms["occlusion"]["completeness_delta"] is None and ms["shapley"]["completeness_delta"] is None, "no delta", out)
+    check(ms["ig"]["completeness_delta"] is not None, "IG keeps its delta", out)
+    rc, out, err = run("explain", S260, LILY, "-m", "occlusion,ig")
+    check(out.count("completeness delta") == 1, "shown once, for IG", out, err)
+    rc, out, err = run("explain", S260, LILY, "-m", "ig", "--steps", "1", "--rule", "left")
+    check("large; raise --steps" in out, "hint when large", out, err)
+    rc, out, err = run("explain", S260, LILY, "-m", "ig")
+    check("raise --steps" not in out, "no hint when small (1%)", out, err)
+    with tempfile.TemporaryDirectory() as d:
+        h = os.path.join(d, "r.html")
+        run("explain", S260, LILY, "-m", "occlusion", "--html", h)
+        check("completeness" not in open(h).read(), "HTML has no delta for occlusion")
+
+
+def test_b_text_col_message():
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "x.csv")
+        with open(p, "w") as f:
+            f.write("foo,label\nhello,1\n")
+        rc, out, err = run("compare", S260, "--data", p, "--template", "judge", "--label-words", " Y", " N")
+        check(rc == 1 and "--text-col" in err and "text_col)" not in err, "names --text-col", out, err)
+
+
+def test_b_predicted_token_and_judge():
+    rc, out, err = run("explain", S260, LILY, "-m", "saliency")
+    check("predicted token 317 ' Lily'" in out and "'\u2581Lily'" not in out, "predicted as table rows print it", out, err)
+    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " Y", " N", "-m", "saliency")
+    check(rc == 0 and "predicted" not in out, "no predicted token for a judge", out, err)
+
+
+def test_b_headers_noise_help_seeds():
+    rc, out, err = run("explain", S260, "Once upon a time", "-m", "saliency,shapley-exact")
+    check("shapley-exact" in out.split("\n pos")[1].splitlines()[0], "header not cut", out, err)
+    rc, out, err = run("explain", S260, "Once upon a time", "-m", "smoothgrad")
+    check("noise 0.1," in out and "0.1000000" not in out, "noise printed as given", out, err)
+    rc, out, err = run("explain", "--help")
+    check(re.search(r"--token2-id N\s+\S", out) is not None, "--token2-id has help text", out, err)
+    rc, out, err = run("explain", S260, "Once upon a time", "-m", "saliency,gxi,shapley", "--json")
+    j = json.loads(out)
+    seeds = {m["method"]: "seed" in m["settings"] for m in j["methods"]}
+    check(seeds == {"saliency": False, "gxi": False, "shapley": True} and "seed" not in j["settings"], "seeds only where used", out)
+
+
+def test_b_compare_table_alignment():
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "d.csv")
+        with open(data, "w") as f:
+            f.write("text,label\nhello there,0\nhow do I stop a process,1\n")
+        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " Y", " N",
+                           "--methods", "occlusion,kernelshap,saliency", "--bootstrap", "20")
+        check(rc == 0, "compare ran", out, err)
+        lines = out.splitlines()
+        # every row of a table has its first interval at the same column as its header's first metric
+        for head, key in (("pair ", " vs "), ("method ", None)):  # "occlusion vs kernelshap" is the longest label
+            h = [l for l in lines if l.strip().startswith(head) and ("Spearman" in l or "comprehensiveness" in l)][0]
+            rows = lines[lines.index(h) + 1:]
+            rows = rows[:next(i for i, l in enumerate(rows) if "[" not in l)]
+            check(len(rows) >= 3, "table rows found", out)
+            col = len(h) - len(h.lstrip()) + len(h.strip().split()[0])  # end of the first header word
+            first = {l.index("[") for l in rows}
+            check(len(first) == 1, f"rows aligned under '{h.strip()[:30]}': first '[' at columns {sorted(first)}", out)
+
+
+def test_b_judge_template_rows_folded():
+    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " Y", " N", "-m", "saliency")
+    check(rc == 0 and "(46 fixed tokens)" in out, "template rows folded", out, err)
+    table = out.split("\n pos")[1].strip().splitlines()
+    check(len(table) < 15, "a short table", out, err)
+
+
+def test_b_progress():
+    text = "Once upon a time there was a little girl named Lily and she"
+    rc, out, err = run("explain", S260, text, "-m", "shapley-exact")
+    check(rc == 0 and err == "", "no progress when stderr is not a terminal", out, err)
+    rc, out, err = run("explain", S260, text, "-m", "shapley-exact", "--progress")
+    check(rc == 0 and re.search(r"shapley-exact  \d+/\d+  \d+/s  ETA", err) is not None, "method, count, rate, ETA", out, err)
+    check(not re.search(r"\b1 / 1\b", err), "no stray 1 / 1", out, err)
+
+
+# ---- C ----------------------------------------------------------------------
+
+def test_c_top_k_summary():
+    rc, out, err = run("explain", S260, LILY, "-m", "ig")
+    m = re.search(r"ig top \+   ' named' ([0-9.]+)", out)
+    check(rc == 0 and m is not None, "top positive feature is ' named'", out, err)
+    check(re.search(r"top -   ' a' -", out) is not None, "top negative listed", out, err)
+
+
+def test_readme_examples():
+    """The README's `$ ./build/attrib ...` examples run as written and print what the README shows
+    (every shown line but the timing), and the examples of `attrib --help` run."""
+    readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```\n(\$ \./build/attrib [^\n]*)\n(.*?)```", readme, re.S)
+    check(len(blocks) >= 2, "README has its generate and explain examples", readme[:500])
+    import shlex
+    for cmd, shown in blocks:
+        args = [a.replace("../shared", SHARED) for a in shlex.split(cmd[len("$ ./build/attrib "):])]
+        rc, out, err = run(*args)
+        check(rc == 0, f"README example runs: {cmd}", out, err)
+        lines = [l.rstrip() for l in out.splitlines()]
+        for want in shown.splitlines():
+            if want.strip() in ("", "...") or want.startswith("cost "):
+                continue
+            check(want.rstrip() in lines, f"README shows a line the command does not print: {want!r}\n{cmd}", out, err)
+    rc, usage, _ = run("--help")
+    examples = [l.strip() for l in usage.split("examples:")[1].splitlines() if l.strip().startswith("attrib ")]
+    check(len(examples) >= 4, "usage has examples", usage)
+    for ex in examples:
+        args = [a.replace("../shared", SHARED) for a in shlex.split(ex)[1:]]
+        rc, out, err = run(*args)
+        check(rc == 0 and out, f"usage example runs: {ex}", out, err)
+
+
+def main():
+    names = sys.argv[1:] or [n for n in globals() if n.startswith("test_")]
+    failed = 0
+    for n in names:
+        try:
+            globals()[n]()
+            print(f"ok   {n}")
+        except AssertionError as e:
+            failed += 1
+            print(f"FAIL {n}: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+/*
+ * render_explain.c — the terminal and CSV views of one `attrib explain`
+ * document (render.h): per method a header, the painted text on a colour
+ * terminal, one aligned table with a score column per method, and the most
+ * positive and negative features. With --words (settings.words) the table
+ * and the CSV have one row per word, with the word's own score: splitting a
+ * word's score over its tokens would draw bars that rank the words wrongly.
+ */
+#include "render.h"
+#include "render_doc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Words of a document: word w covers tokens [first[w], last[w]] and bytes
+ * [begin[w], end[w]) of the text; feature index = word index. */
+typedef struct doc_words {
+    size_t n;
+    size_t *first, *last;
+    uint32_t *begin, *end;
+} doc_words;
+
+static void doc_words_free(doc_words *w) {
+    free(w->first), free(w->last), free(w->begin), free(w->end);
+    memset(w, 0, sizeof *w);
+}
+
+/* Words from the tokens' "feature" indices (a word = one feature). */
+static int doc_words_load(const json_t *doc, const doc_tokens *t, doc_words *w) {
+    memset(w, 0, sizeof *w);
+    const json_t *toks = json_object_get(doc, "tokens");
+    size_t cap = t->n ? t->n : 1, nw = 0;
+    w->first = malloc(cap * sizeof *w->first), w->last = malloc(cap * sizeof *w->last);
+    w->begin = malloc(cap * sizeof *w->begin), w->end = malloc(cap * sizeof *w->end);
+    if (!w->first || !w->last || !w->begin || !w->end) {
+        doc_words_free(w);
+        return -1;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        double fe = doc_num(json_array_get(toks, i), "feature");
+        if (!(fe >= 0) || fe >= (double)cap) continue;
+        size_t g = (size_t)fe;
+        if (g > nw) { /* features are dense and in order; anything else is not a word grouping */
+            doc_words_free(w);
+            return -1;
+        }
+        if (g == nw) {
+            w->first[g] = i, w->begin[g] = t->begin[i], w->end[g] = t->end[i];
+            nw++;
+        }
+        w->last[g] = i;
+        if (t->begin[i] < w->begin[g]) w->begin[g] = t->begin[i];
+        if (t->end[i] > w->end[g]) w->end[g] = t->end[i];
+    }
+    w->n = nw;
+    return 0;
+}
+
+static bool doc_has_words(const json_t *doc) { return json_is_true(json_object_get(json_object_get(doc, "settings"), "words")); }
+
+/* Feature scores of method M ("features"), N of them. */
+static int feature_scores(const json_t *m, size_t n, double **out) { return doc_scores(json_object_get(m, "features"), n, out); }
+
+int render_explain_csv(FILE *f, const json_t *doc) {
+    const json_t *methods = json_object_get(doc, "methods");
+    if (!json_is_array(methods)) return -1;
+    doc_tokens t;
+    if (doc_tokens_load(json_object_get(doc, "tokens"), &t)) return -1;
+    doc_words w = {0};
+    const bool words = doc_has_words(doc);
+    if (words && doc_words_load(doc, &t, &w)) {
+        doc_tokens_free(&t);
+        return -1;
+    }
+    size_t len = 0;
+    const char *text = doc_str(doc, "text", &len);
+    if (words) fputs("method,word,first_position,last_position,begin,end,text,score\r\n", f);
+    else render_csv_header(f);
+    size_t i;
+    const json_t *m;
+    int rc = 0;
+    json_array_foreach(methods, i, m) {
+        double *scores = NULL;
+        if (words ? feature_scores(m, w.n, &scores) : doc_scores(json_object_get(m, "scores"), t.n, &scores)) {
+            rc = -1;
+            break;
+        }
+        const char *name = method_name(m);
+        for (size_t k = 0; words && k < w.n; k++) {
+            render_csv_text(f, name, strlen(name));
+            fprintf(f, ",%zu,%zu,%zu,%u,%u,", k, w.first[k], w.last[k], w.begin[k], w.end[k]);
+            bool ok = text && w.end[k] <= len && w.begin[k] <= w.end[k];
+            render_csv_text(f, ok ? text + w.begin[k] : "", ok ? w.end[k] - w.begin[k] : 0);
+            fputc(',', f);
+            render_csv_number(f, scores[k]);
+            fputs("\r\n", f);
+        }
+        for (size_t k = 0; !words && k < t.n; k++) csv_token_row(f, 0, NULL, 0, name, k, &t, scores[k]);
+        free(scores);
+    }
+    doc_words_free(&w);
+    doc_tokens_free(&t);
+    return rc || ferror(f) ? -1 : 0;
+}
+
+/* ---- terminal ---------------------------------------------------------- */
+
+/* Bytes for a terminal: controls (C0, DEL, C1) and invalid UTF-8 escaped, so
+ * data can never send the terminal an escape sequence. Returns the number of
+ * characters written (for padding). */
+static size_t term_visible(FILE *f, const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, w = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t l = render_utf8_next(u + i, n - i, &cp);
+        if (cp == '\n') w += (size_t)fprintf(f, "\\n");
+        else if (cp == '\t') w += (size_t)fprintf(f, "\\t");
+        else if (cp == 0xFFFD && !(l == 3 && u[i] == 0xEF)) w += (size_t)fprintf(f, "\\x%02X", u[i]), l = 1;
+        else if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0)) w += (size_t)fprintf(f, "\\x%02X", (unsigned)cp);
+        else fwrite(u + i, 1, l, f), w++;
+        i += l;
+    }
+    return w;
+}
+
+static const char *token_text(const char *text, size_t len, const doc_tokens *t, size_t i, size_t *n) {
+    if (text && t->end[i] > t->begin[i] && t->end[i] <= len) {
+        *n = t->end[i] - t->begin[i];
+        return text + t->begin[i];
+    }
+    *n = t->plen[i];
+    return t->piece[i];
+}
+
+/* "token 317 ' Lily'": the token's text as it reads in text (as the table's
+ * rows show tokens), its vocabulary piece when the document has no text. */
+static void term_token_ref(FILE *f, const json_t *o, const char *id_key, const char *text_key, const char *piece_key) {
+    size_t pl;
+    const char *p = doc_str(o, text_key, &pl);
+    if (!p) p = doc_str(o, piece_key, &pl);
+    fprintf(f, "token %.0f '", doc_num(o, id_key));
+    term_visible(f, p ? p : "", p ? pl : 0);
+    fputc('\'', f);
+}
+
+/* Up to K features with the largest positive (SIGN 1) or negative scores. */
+static void top_line(FILE *f, const char *label, int sign, const double *s, size_t n, const char *text, size_t len,
+                     const uint32_t *begin, const uint32_t *end, size_t k) {
+    bool *used = calloc(n ? n : 1, sizeof *used);
+    if (!used) return;
+    size_t shown = 0;
+    for (; shown < k; shown++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] && isfinite(s[i]) && sign * s[i] > 0 && (best == n || sign * s[i] > sign * s[best])) best = i;
+        if (best == n) break;
+        used[best] = true;
+        fprintf(f, shown ? ", '" : "%s'", label);
+        bool ok = text && end[best] <= len && begin[best] < end[best];
+        term_visible(f, ok ? text + begin[best] : "?", ok ? end[best] - begin[best] : 1);
+        fprintf(f, "' %.4g", s[best]);
+    }
+    if (shown) fputc('\n', f);
+    free(used);
+}
+
+int render_explain_term(FILE *f, const json_t *doc, render_colour colour) {
+    const json_t *methods = json_object_get(doc, "methods");
+    if (!json_is_array(methods)) return -1;
+    doc_tokens t;
+    if (doc_tokens_load(json_object_get(doc, "tokens"), &t)) return -1;
+    doc_words w = {0};
+    const bool words = doc_has_words(doc);
+    if (words && doc_words_load(doc, &t, &w)) {
+        doc_tokens_free(&t);
+        return -1;
+    }
+    size_t nm = json_array_size(methods), len;
+    const char *text = doc_str(doc, "text", &len);
+    double **scores = calloc(nm ? nm : 1, sizeof *scores), **feats = calloc(nm ? nm : 1, sizeof *feats);
+    int rc = scores && feats ? 0 : -1;
+    for (size_t k = 0; k < nm && !rc; k++) {
+        const json_t *m = json_array_get(methods, k);
+        rc = doc_scores(json_object_get(m, "scores"), t.n, &scores[k]);
+        if (!rc && words) rc = feature_scores(m, w.n, &feats[k]);
+    }
+    if (rc) goto done;
+    const json_t *pred = json_object_get(doc, "predicted");
+    if (pred) {
+        fputs("predicted ", f);
+        term_token_ref(f, pred, "token", "text", "piece");
+        fputc('\n', f);
+    }
+    for (size_t k = 0; k < nm; k++) {
+        const json_t *m = json_array_get(methods, k), *tg = json_object_get(m, "target");
+        const char *kind = doc_str(tg, "kind", NULL);
+        fprintf(f, "%smethod   %s", k || pred ? "\n" : "", method_name(m));
+        const json_t *set = json_object_get(m, "settings");
+        if (json_object_size(set)) {
+            fputs(" (", f);
+            settings_line(f, set, false);
+            fputc(')', f);
+        }
+        const bool is_probe = kind && !strcmp(kind, "probe");
+        fprintf(f, is_probe ? "\ntarget   probe logit (harmful > 0)" : "\ntarget   %s of ", kind ? kind : "?");
+        if (!is_probe) term_token_ref(f, tg, "token", "text", "piece");
+        if (doc_str(tg, "piece2", NULL) && !is_probe) {
+            fputs(" minus ", f);
+            term_token_ref(f, tg, "token2", "text2", "piece2");
+        }
+        fprintf(f, " = %.6g\n", doc_num(m, "f_input"));
+        double fb = doc_num(m, "f_baseline"), delta = doc_num(m, "completeness_delta"),
+               rel = doc_num(m, "completeness_relative");
+        if (!isnan(fb) && !isnan(delta)) { /* integrated gradients: completeness means something */
+            fprintf(f, "baseline f = %.6g; sum of attributions %.6g; completeness delta %.3g", fb, doc_num(m, "sum_scores"),
+                    delta);
+            if (rel >= 0) fprintf(f, " (%.2f%%)", 100 * rel);
+            if (rel > COMPLETENESS_LARGE) fputs(": large; raise --steps (or try --rule gl) for a closer integral", f);
+            fputc('\n', f);
+        }
+        const json_t *cost = json_object_get(m, "cost");
+        fprintf(f, "cost     %.0f forward, %.0f backward sequences, %.3f s\n", doc_num(cost, "n_forward"),
+                doc_num(cost, "n_backward"), doc_num(cost, "seconds"));
+        if (colour != RENDER_PLAIN) { /* the text painted: a heat map */
+            double scale = row_scale(scores[k], t.fixed, t.n);
+            fputc('\n', f);
+            for (size_t i = 0; i < t.n; i++) {
+                size_t n;
+                const char *s = token_text(text, len, &t, i, &n);
+                if (t.fixed[i]) {
+                    fputs("\x1b[2m", f);
+                } else {
+                    char esc[64];
+                    render_ansi_heat(esc, sizeof esc, render_heat_rgb(scores[k][i], scale), colour == RENDER_TRUECOLOR);
+                    fputs(esc, f);
+                }
+                term_visible(f, s, n);
+                fputs("\x1b[0m", f);
+            }
+            fprintf(f, "   (scale \xc2\xb1%.3g)\n", scale);
+        }
+    }
+    /* the table: one score column per method (as wide as its name); one method also gets bars */
+    int width[64];
+    for (size_t k = 0; k < nm; k++) {
+        size_t l = strlen(method_name(json_array_get(methods, k)));
+        width[k % 64] = l > 12 ? (int)l : 12;
+    }
+    if (words) fprintf(f, "\n%4s  %-7s  %-10s  %-20s", "word", "tokens", "bytes", "text");
+    else fprintf(f, "\n%4s  %7s  %-10s  %-20s", "pos", "id", "bytes", "token");
+    for (size_t k = 0; k < nm; k++) fprintf(f, "  %*s", width[k % 64], method_name(json_array_get(methods, k)));
+    const json_t *se = nm == 1 ? json_object_get(json_array_get(methods, 0), "std_errors") : NULL;
+    if (json_is_array(se)) fprintf(f, "  %10s", "std.err");
+    fputc('\n', f);
+    const size_t rows = words ? w.n : t.n;
+    double scale0 = 0; /* the bars' scale: the largest |score| of the rows */
+    if (nm == 1) {
+        for (size_t i = 0; i < rows; i++) {
+            double v = words ? feats[0][i] : t.fixed[i] ? 0 : scores[0][i];
+            if (isfinite(v) && fabs(v) > scale0) scale0 = fabs(v);
+        }
+    }
+    for (size_t i = 0; i < rows; i++) {
+        char span[32], ids[32];
+        const char *s;
+        size_t n;
+        bool fixed = !words && t.fixed[i];
+        size_t run = 0; /* a run of fixed tokens (a template's text) is folded into one row */
+        while (fixed && i + run < t.n && t.fixed[i + run]) run++;
+        if (run >= 3) {
+            char pos[32], what[40];
+            snprintf(pos, sizeof pos, "%zu-%zu", i, i + run - 1);
+            snprintf(span, sizeof span, "%u-%u", t.begin[i], t.end[i + run - 1]);
+            snprintf(what, sizeof what, "(%zu fixed tokens)", run);
+            fprintf(f, "%-13s  %-10s  %-20s", pos, span, what);
+            for (size_t k = 0; k < nm; k++) fprintf(f, "  %*s", width[k % 64], "(fixed)");
+            fputc('\n', f);
+            i += run - 1;
+            continue;
+        }
+        if (words) {
+            snprintf(span, sizeof span, "%u-%u", w.begin[i], w.end[i]);
+            snprintf(ids, sizeof ids, w.first[i] == w.last[i] ? "%zu" : "%zu-%zu", w.first[i], w.last[i]);
+            fprintf(f, "%4zu  %-7s  %-10s  '", i, ids, span);
+            bool ok = text && w.end[i] <= len;
+            s = ok ? text + w.begin[i] : "";
+            n = ok ? w.end[i] - w.begin[i] : 0;
+        } else {
+            snprintf(span, sizeof span, "%u-%u", t.begin[i], t.end[i]);
+            fprintf(f, "%4zu  %7d  %-10s  '", i, (int)t.id[i], span);
+            s = token_text(text, len, &t, i, &n);
+        }
+        size_t vis = term_visible(f, s, n > 18 ? 18 : n);
+        fputc('\'', f);
+        for (; vis < 18; vis++) fputc(' ', f);
+        for (size_t k = 0; k < nm; k++) {
+            if (fixed) fprintf(f, "  %*s", width[k % 64], "(fixed)");
+            else fprintf(f, "  %*.5g", width[k % 64], words ? feats[k][i] : scores[k][i]);
+        }
+        if (nm == 1 && !fixed) {
+            double v = words ? feats[0][i] : scores[0][i];
+            double fe = words ? (double)i : doc_num(json_array_get(json_object_get(doc, "tokens"), i), "feature");
+            const json_t *e = json_is_array(se) && fe >= 0 ? json_array_get(se, (size_t)fe) : NULL;
+            if (json_is_number(e)) fprintf(f, "  %10.3g", json_number_value(e));
+            int bar = scale0 > 0 && isfinite(v) ? (int)lround(20 * fabs(v) / scale0) : 0;
+            fprintf(f, "  %c", v < 0 ? '-' : '+');
+            for (int b = 0; b < bar; b++) fputc('#', f);
+        }
+        fputc('\n', f);
+    }
+    /* the few features that matter most, per method */
+    if (rows > 3) fputc('\n', f);
+    for (size_t k = 0; k < nm && rows > 3; k++) {
+        const double *v = words ? feats[k] : scores[k];
+        double *masked = NULL;
+        if (!words) { /* fixed tokens are not features */
+            masked = malloc(t.n * sizeof *masked);
+            if (!masked) break;
+            for (size_t i = 0; i < t.n; i++) masked[i] = t.fixed[i] ? NAN : scores[k][i];
+            v = masked;
+        }
+        char lab[96];
+        snprintf(lab, sizeof lab, "%s top +   ", method_name(json_array_get(methods, k)));
+        top_line(f, lab, 1, v, rows, text, len, words ? w.begin : t.begin, words ? w.end : t.end, 3);
+        snprintf(lab, sizeof lab, "%*s top -   ", (int)strlen(method_name(json_array_get(methods, k))), "");
+        top_line(f, lab, -1, v, rows, text, len, words ? w.begin : t.begin, words ? w.end : t.end, 3);
+        free(masked);
+    }
+done:
+    for (size_t k = 0; scores && k < nm; k++) free(scores[k]);
+    for (size_t k = 0; feats && k < nm; k++) free(feats[k]);
+    free(scores);
+    free(feats);
+    doc_words_free(&w);
+    doc_tokens_free(&t);
+    return rc || ferror(f) ? -1 : 0;
+}
