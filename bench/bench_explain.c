@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     const char *scores_file = NULL;
     for (int i = 5; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--steps")) o.ig_steps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--steps")) o.ig_steps = atoi(argv[i + 1]), o.ig_tol = 0; /* the fixed rule */
         else if (!strcmp(argv[i], "--samples")) o.samples = o.smooth_samples = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--memory-mb")) o.memory_budget = (size_t)atoi(argv[i + 1]) << 20;
         else if (!strcmp(argv[i], "--scores-file")) scores_file = argv[i + 1];

@@ -51,6 +51,11 @@ def main():
     ap.add_argument("--dtypes", default="f32,q8_0")
     ap.add_argument("--shapes", default="1x32,1x128,8x32,8x128", help="BxT list")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "attrib-bench-models"))
+    ap.add_argument("--make-args", default="", help="extra tools/make_gguf.py options overriding the 135M shape, "
+                    "e.g. \"--n-embd 512 --n-head 8 --n-head-kv 4\" for K-quants (rows of 256)")
+    ap.add_argument("--compute", default="exact",
+                    help="attrib compute modes, comma list of exact,fast (the CLI's --compute); the first one is "
+                         "compared with PyTorch, each one gets a llama.cpp row")
     ap.add_argument("--no-torch", action="store_true", help="leave the PyTorch peer out")
     ap.add_argument("--no-llamacpp", action="store_true", help="leave the llama.cpp peer out")
     ap.add_argument("--peer-torch-threads", type=int, default=1,
@@ -71,12 +76,17 @@ def main():
         print(llama.note)
     for dt in a.dtypes.split(","):
         # with SmolLM2's tokenizer in the file: llama.cpp loads no model without one
-        model = os.path.join(a.cache, "smollm2-135m-shape-tok-%s.gguf" % dt)
+        extra = a.make_args.split()
+        tag = ("-" + "".join(c for c in a.make_args if c.isalnum())) if extra else ""
+        model = os.path.join(a.cache, "smollm2-135m-shape-tok%s-%s.gguf" % (tag, dt))
         if not os.path.exists(model):
-            subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_gguf.py"), model, "--config", config,
-                            "--dtype", dt, "--seed", "1", "--quiet", "--tokenizer-from",
-                            os.path.join(os.path.dirname(config), "tokenizer.json"), "--tokenizer-pre", "smollm"],
-                           check=True)
+            made = subprocess.run([sys.executable, os.path.join(REPO, "tools", "make_gguf.py"), model, "--config", config,
+                                   "--dtype", dt, "--seed", "1", "--quiet", "--tokenizer-from",
+                                   os.path.join(os.path.dirname(config), "tokenizer.json"), "--tokenizer-pre",
+                                   "smollm"] + extra, capture_output=True, text=True)
+            if made.returncode != 0:  # e.g. K-quants need rows of 256: the 135M width is 576
+                print("%s: skipped (%s)" % (dt, made.stderr.strip().splitlines()[-1] if made.stderr else "make_gguf failed"))
+                continue
         for shape in a.shapes.split(","):
             B, T = (int(x) for x in shape.split("x"))
             rng = np.random.default_rng(B * 1000 + T)
@@ -84,11 +94,24 @@ def main():
             with tempfile.TemporaryDirectory() as td:
                 idf, la, lp = (os.path.join(td, n) for n in ("ids", "la", "lp"))
                 ids.tofile(idf)
+                modes = a.compute.split(",")
                 ours = run_json([bench_bin, model, "-b", str(B), "-t", str(T), "--threads", str(a.threads),
+                                 "--compute", modes[0],
                                  "--reps", str(a.reps), "--ids-file", idf, "--logits-file", la], env)
                 if llama:
                     lrows.append(llama.row(model, dt, ids, ours, np.fromfile(la, np.float32), a))
+                    lrows[-1][0] = "%s %s" % (dt, modes[0]) if len(modes) > 1 else dt
                     print_llama_rows(lrows[-1:], header=len(lrows) == 1)
+                for mode in modes[1:]:  # the same job in the other compute modes, against the same llama.cpp run
+                    lf = os.path.join(td, "lf")
+                    more = run_json([bench_bin, model, "-b", str(B), "-t", str(T), "--threads", str(a.threads),
+                                     "--reps", str(a.reps), "--ids-file", idf, "--logits-file", lf, "--compute", mode], env)
+                    print("attrib --compute %s: %.0f tok/s (%s: %.0f), CPU time per token %.2f ms (%s: %.2f ms)" %
+                          (mode, more["tokens_per_s"], modes[0], ours["tokens_per_s"], 1e3 * more["cpu_seconds"] / (B * T),
+                           modes[0], 1e3 * ours["cpu_seconds"] / (B * T)))
+                    if llama:
+                        lrows.append(llama.row_for(lrows[-1], "%s %s" % (dt, mode), more, np.fromfile(lf, np.float32)))
+                        print_llama_rows(lrows[-1:], header=False)
                 if a.no_torch:
                     continue
                 peer = run_json([sys.executable, os.path.join(HERE, "torch_peer.py"), "forward", model, "--ids-file", idf,
@@ -154,11 +177,19 @@ class LlamaCppPeer:
         # same job: llama.cpp's last-position logits of sequence 0 (F32 reference settings)
         ref = np.asarray(self("logits", model=model, ids=batch[0], threads=a.threads)["logits"], np.float32)
         diff = float(np.max(np.abs(ref - attrib_logits[:ref.size])))
+        self.last_ref = ref
         mine = ours["tokens_per_s"]
         same = tps[str(a.threads)]
         return [dt, len(batch), len(batch[0]), "%.0f" % mine, "%.0f" % same, "%.2fx" % (mine / same),
                 "%.0f" % tps[best], best, "%.2fx" % (mine / tps[best]),
                 "  ".join("%s:%.0f" % kv for kv in tps.items()), "%.1e" % diff]
+
+    def row_for(self, base, label, ours, attrib_logits):
+        """BASE's llama.cpp figures (same job, same run) against another attrib run."""
+        mine, same, best = ours["tokens_per_s"], float(base[4]), float(base[6])
+        diff = float(np.max(np.abs(self.last_ref - attrib_logits[:self.last_ref.size])))
+        return [label, base[1], base[2], "%.0f" % mine, base[4], "%.2fx" % (mine / same), base[6], base[7],
+                "%.2fx" % (mine / best), base[9], "%.1e" % diff]
 
     def close(self):
         self.p.stdin.close()

@@ -208,6 +208,19 @@ const attrib_tokenizer *attrib_model_tokenizer(const attrib_model *model);
 /* Sets the thread count for subsequent calls (0 = online CPUs). */
 void attrib_model_set_threads(attrib_model *model, int n_threads);
 
+/* How forward-only passes (attrib_forward: occlusion, Shapley, KernelSHAP,
+ * LIME, faithfulness curves, probes, generation) multiply by quantised
+ * weights. EXACT (the default) dequantises the weights and multiplies by F32
+ * activations. FAST rounds each block of 32 (Q8_0, Q4_0) or 256 (Q4_K, Q5_K,
+ * Q6_K) activations to int8 with one scale (max|x| / 127) and uses integer
+ * dot products, as llama.cpp does; other weight types stay exact. Each
+ * product then differs from the exact one by at most the activations'
+ * rounding, sum over blocks of (max|x_b| / 254) * sum_b |w|. Gradient passes
+ * are always exact. Results stay independent of the thread count. */
+typedef enum attrib_compute { ATTRIB_COMPUTE_EXACT = 0, ATTRIB_COMPUTE_FAST = 1 } attrib_compute;
+void attrib_model_set_compute(attrib_model *model, attrib_compute compute);
+attrib_compute attrib_model_get_compute(const attrib_model *model);
+
 /* Copies the input embeddings of N token ids into out (N, C).
  * Fails with ATTRIB_E_BAD_VALUE for an id outside [0, V). */
 attrib_status attrib_model_embed(attrib_model *model, const int32_t *ids, size_t n, float *out);
@@ -429,8 +442,16 @@ typedef struct attrib_explain_options {
 
     /* gradient methods */
     attrib_saliency_norm norm;   /* saliency and smoothgrad-on-saliency */
-    int ig_steps;                /* default 32 */
-    attrib_ig_rule ig_rule;      /* default Gauss-Legendre */
+    int ig_steps;                /* fixed rule (ig_tol = 0): nodes, default 32 */
+    attrib_ig_rule ig_rule;      /* fixed rule (ig_tol = 0): default Gauss-Legendre */
+    /* Adaptive IG (the default): pieces of [0, 1] with 8-node Gauss-Legendre
+     * each, split until sum over pieces of |local completeness delta| <=
+     * ig_tol * |f(input) - f(baseline)| (which bounds the result's
+     * |completeness_delta|) or until ig_max_steps gradient evaluations would
+     * be exceeded (result.ig_cap_reached). ig_tol = 0 selects the fixed rule
+     * ig_steps / ig_rule. See docs/gradients.md. */
+    double ig_tol;               /* default 0.01 */
+    int ig_max_steps;            /* default 512, in [8, 65536] */
     int smooth_samples;          /* default 16 */
     float smooth_noise;          /* std of the Gaussian noise, relative to the embedding RMS; default 0.1 */
     int smooth_on_gxi;           /* 0: SmoothGrad of saliency, 1: of grad x input */
@@ -483,6 +504,17 @@ typedef struct attrib_result {
     double seconds;
     attrib_mask_kind mask;
     int32_t mask_token;
+    /* IG only (else 0 / NULL): the rule actually used, nodes in [0, 1] and
+     * weights summing to 1 (ig_n_nodes each; adaptive: those of the final
+     * pieces, ascending); the pieces; 1 if the adaptive rule stopped at
+     * ig_max_steps before meeting ig_tol; and the adaptive error bound sum
+     * over pieces of |local delta| (NAN for a fixed rule). Gradient
+     * evaluations, including those of pieces later split, are n_backward. */
+    int ig_n_nodes;
+    double *ig_nodes, *ig_weights;
+    int ig_pieces;
+    int ig_cap_reached;
+    double ig_error_bound;
 } attrib_result;
 
 /* Attributes the target of IDS[0..n) (including any BOS) with OPT's method.

@@ -8,9 +8,9 @@
  *     nothing. The number of injection points tried is printed.
  *   - determinism: every method gives bit-identical attributions run twice,
  *     and with 1 and 2 threads; across batch sizes (sequences per pass) the
- *     differences stay within float rounding, 1e-5 relative to the largest
- *     score (OpenBLAS's sgemm rounds differently for different row counts;
- *     documented in docs/reliability.md).
+ *     differences stay within float rounding, 5e-5 relative to the largest
+ *     score (OpenBLAS's sgemm rounds differently for different row counts,
+ *     and differently on different CPUs; documented in docs/reliability.md).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +129,7 @@ static attrib_status do_explain(void *ctx) {
     run_ctx *c = ctx;
     attrib_explain_options o = attrib_explain_default_options(c->method);
     o.ig_steps = 4;
+    o.ig_tol = 0; /* the fixed rule */
     o.smooth_samples = 3;
     o.samples = c->method == ATTRIB_METHOD_KERNELSHAP || c->method == ATTRIB_METHOD_LIME ? 24 : 2;
     if (c->method == ATTRIB_METHOD_SHAPLEY_EXACT && c->n > 9) o.span_end = 9; /* 8 features: 256 coalitions */
@@ -230,6 +231,7 @@ static void test_fault_injection(void **state) {
 static attrib_result *explain(attrib_model *m, const int32_t *ids, int n, attrib_method method, int batch) {
     attrib_explain_options o = attrib_explain_default_options(method);
     o.ig_steps = 16;
+    o.ig_tol = 0; /* the fixed rule */
     o.smooth_samples = 8;
     o.samples = method == ATTRIB_METHOD_KERNELSHAP || method == ATTRIB_METHOD_LIME ? 64 : 6;
     o.seed = 7;
@@ -263,7 +265,7 @@ static void test_determinism(void **state) {
             diff = fmax(diff, fabs(a->scores[f] - d->scores[f]));
         }
         const double rel = scale > 0 ? diff / scale : diff;
-        if (rel > 1e-5) fail_msg("%s: batch 1 vs automatic differ by %.3g relative", attrib_method_name(METHODS[k]), rel);
+        if (rel > 5e-5) fail_msg("%s: batch 1 vs automatic differ by %.3g relative", attrib_method_name(METHODS[k]), rel);
         worst_batch = fmax(worst_batch, rel);
         attrib_result_free(a);
         attrib_result_free(b);

@@ -52,7 +52,8 @@ class ExplainOptions(Structure):
     _fields_ = [
         ("method", c_int), ("target", Target), ("span_begin", c_int), ("span_end", c_int), ("groups", POINTER(c_int32)),
         ("mask", c_int), ("mask_token", c_int32), ("baseline_ids", POINTER(c_int32)),
-        ("norm", c_int), ("ig_steps", c_int), ("ig_rule", c_int), ("smooth_samples", c_int), ("smooth_noise", c_float),
+        ("norm", c_int), ("ig_steps", c_int), ("ig_rule", c_int), ("ig_tol", c_double), ("ig_max_steps", c_int),
+        ("smooth_samples", c_int), ("smooth_noise", c_float),
         ("smooth_on_gxi", c_int), ("window", c_int), ("stride", c_int), ("samples", c_int),
         ("max_exact_features", c_int), ("lime_kernel_width", c_float), ("lime_ridge", c_float),
         ("seed", c_uint64), ("batch", c_int), ("memory_budget", c_size_t),
@@ -67,7 +68,8 @@ class ResultC(Structure):
         ("gradients", POINTER(c_float)), ("target_token", c_int32), ("target_token2", c_int32), ("target_kind", c_int),
         ("f_input", c_double), ("f_baseline", c_double), ("sum_scores", c_double), ("completeness_delta", c_double),
         ("completeness_relative", c_double), ("n_forward", c_int64), ("n_backward", c_int64), ("seconds", c_double),
-        ("mask", c_int), ("mask_token", c_int32),
+        ("mask", c_int), ("mask_token", c_int32), ("ig_n_nodes", c_int), ("ig_nodes", POINTER(c_double)),
+        ("ig_weights", POINTER(c_double)), ("ig_pieces", c_int), ("ig_cap_reached", c_int), ("ig_error_bound", c_double),
     ]
 
 
@@ -131,6 +133,8 @@ _SIGNATURES = {
     "attrib_model_tokenizer": (_P, [_P]),
     "attrib_model_set_threads": (None, [_P, c_int]),
     "attrib_model_sha256": (c_char_p, [_P]),
+    "attrib_model_set_compute": (None, [_P, c_int]),
+    "attrib_model_get_compute": (c_int, [_P]),
     "attrib_forward": (c_int, [_P, POINTER(Batch), _P, POINTER(c_float)]),
     "attrib_tokenizer_bos": (c_int, [_P]),
     "attrib_tokenizer_n_vocab": (c_int, [_P]),

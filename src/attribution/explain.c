@@ -50,6 +50,8 @@ attrib_explain_options attrib_explain_default_options(attrib_method method) {
     o.norm = ATTRIB_NORM_L2;
     o.ig_steps = 32;
     o.ig_rule = ATTRIB_IG_GAUSS_LEGENDRE;
+    o.ig_tol = 0.01; /* adaptive: see gradient.c */
+    o.ig_max_steps = 512;
     o.smooth_samples = 16;
     o.smooth_noise = 0.1f;
     o.window = 1;
@@ -81,6 +83,8 @@ void attrib_result_free(attrib_result *r) {
     free(r->token_scores);
     free(r->std_errors);
     free(r->gradients);
+    free(r->ig_nodes);
+    free(r->ig_weights);
     free(r);
 }
 
@@ -155,6 +159,9 @@ static attrib_status check_options(attrib_model *m, const attrib_explain_options
         return attrib_fail(ATTRIB_E_BAD_VALUE, "mask token %d is outside the vocabulary [0, %d)", o->mask_token, V);
     if (o->ig_steps < 1 || o->ig_steps > 4096) return attrib_fail(ATTRIB_E_INVALID_ARG, "IG steps must be in [1, 4096]");
     if ((unsigned)o->ig_rule > ATTRIB_IG_TRAPEZOID) return attrib_fail(ATTRIB_E_INVALID_ARG, "unknown IG rule %d", (int)o->ig_rule);
+    if (!(o->ig_tol >= 0.0) || !isfinite(o->ig_tol)) return attrib_fail(ATTRIB_E_INVALID_ARG, "IG tolerance must be finite and >= 0");
+    if (o->ig_tol > 0 && (o->ig_max_steps < 8 || o->ig_max_steps > 65536))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "IG max steps must be in [8, 65536], not %d", o->ig_max_steps);
     /* each limit is checked for the method that uses it, so the message names the right one */
     if (o->method == ATTRIB_METHOD_SMOOTHGRAD && (o->smooth_samples < 1 || o->smooth_samples > 65536))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "SmoothGrad samples must be in [1, 65536], not %d", o->smooth_samples);
@@ -320,6 +327,7 @@ attrib_status explain_setup(explain_ctx *c, attrib_model *m, const int32_t *ids,
     r->f_baseline = NAN;
     r->completeness_delta = NAN;
     r->completeness_relative = NAN;
+    r->ig_error_bound = NAN;
     r->feature_of_token = attrib_calloc_array((size_t)n, sizeof(int32_t));
     if (!r->feature_of_token) {
         s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");

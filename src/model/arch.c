@@ -163,7 +163,8 @@ static const arch_desc arch_table[] = {
         .name = "phi3",
         .hf_types = {"phi3", NULL},
         .hf_architecture = "Phi3ForCausalLM",
-        .slot_use = {[SLOT_ATTN_NORM] = R, [SLOT_QKV] = R, [SLOT_O] = R, [SLOT_FFN_NORM] = R, [SLOT_GATE_UP] = R,
+        /* llama.cpp accepts separate Q, K, V in place of the fused matrix */
+        .slot_use = {[SLOT_ATTN_NORM] = R, [SLOT_QKV] = O, [SLOT_Q] = O, [SLOT_K] = O, [SLOT_V] = O, [SLOT_O] = R, [SLOT_FFN_NORM] = R, [SLOT_GATE_UP] = R,
                      [SLOT_DOWN] = R},
         .hf_names = &hf_phi3_names,
         .gguf_rope = ATTRIB_ROPE_HALF,

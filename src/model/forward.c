@@ -13,6 +13,8 @@
  */
 #include "model/layer.h"
 
+#include "model/kernels_int.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -127,6 +129,13 @@ static attrib_status check_batch(const attrib_model *m, const attrib_batch *b, c
                                        s2, s, cs);
         }
     }
+    /* the cache keeps no positions: a windowed model reads cached keys as positions 0..P-1 */
+    if (b->store && b->positions && in->n_windowed_layers > 0)
+        for (int s = 0; s < b->n_seq; s++)
+            for (int t = 0; t < b->n_tokens; t++)
+                if (b->positions[(int64_t)s * b->n_tokens + t] != c->len[b->cache_seq ? b->cache_seq[s] : s] + t)
+                    return attrib_fail(ATTRIB_E_UNSUPPORTED, "storing explicit positions in the KV cache of a model with "
+                                       "sliding windows is not supported");
     return ATTRIB_OK;
 }
 
@@ -148,7 +157,7 @@ void layer_rope_tables(const attrib_model *m, const int32_t *pos, int64_t N, flo
 void model_head_forward(const attrib_model *m, float *logits, const float *x, float *xn, int64_t R, layer_work *w) {
     const attrib_model_info *in = &m->info;
     rmsnorm_forward(xn, x, m->output_norm, R, in->n_embd, in->rms_eps, m->n_threads);
-    matmul_forward(logits, xn, &m->output, NULL, R, w->wscratch, w->wpt, m->n_threads);
+    matmul_forward_ex(w->fast, logits, xn, &m->output, NULL, R, w->wscratch, w->wpt, m->n_threads);
     if (m->final_softcap > 0.0f) softcap_forward(logits, logits, R, in->n_vocab, m->final_softcap, m->n_threads);
 }
 
@@ -194,6 +203,7 @@ attrib_status attrib_forward(attrib_model *m, const attrib_batch *b, attrib_cach
     float *cs_local = local ? cs + ncs : NULL;
     layer_work w;
     layer_work_carve(&w, m, cs + ncs * (local ? 2 : 1), N, T, maxP, in->n_layer, false);
+    w.fast = m->compute == ATTRIB_COMPUTE_FAST; /* forward-only: the gradient pass carves its own, exact */
 
     /* input embeddings */
     if (b->tokens) {

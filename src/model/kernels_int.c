@@ -6,15 +6,18 @@
  *
  * Every kernel computes the dots of one weight row with up to four
  * activation rows, so that a weight block is loaded and unpacked once for
- * four rows. Both twins of a kernel keep 8 float accumulators per row: lane
+ * four rows. Both twins of a kernel keep float accumulators in lanes: lane
  * k collects, block after block, d_w * d_a times the integer sum of elements
- * 4k..4k+3 of every 32-element chunk (the lane layout of AVX2's maddubs +
- * madd), by fused multiply-add; the lanes are then summed in one fixed
- * order (hsum8). Integer sums are exact (no int16 saturation: see each
- * kernel), so the AVX2 kernels and their scalar twins agree bit for bit.
- * Terms that do not fit the lane pattern (the -8 of Q4_0, the minimums of
- * Q4_K/Q5_K, the -32 of Q6_K) are integers per block too, collected in one
- * more float accumulator by fused multiply-add in both twins.
+ * 4k..4k+3 of a 32-element chunk (the lane layout of maddubs + madd and of
+ * vpdpbusd), by fused multiply-add, and the lanes are summed in one fixed
+ * order (hsum8). The 32-value types keep 16 lanes, even blocks in 0..7 and
+ * odd ones in 8..15 (one 512-bit register holds two blocks), folded as
+ * even + odd before hsum8; the K-quants sum a whole super-block in integers
+ * and keep 8 lanes. Integer sums are exact (no int16 saturation: see the
+ * kernels), so the SIMD kernels and their scalar twins agree bit for bit.
+ * Integer offsets (the -8 of Q4_0, the +128 of unsigned Q8_0 bytes, the -32
+ * of Q6_K) enter the integer lanes; the minimums of Q4_K/Q5_K, which have
+ * their own float scale, get 8 more lanes.
  *
  * Threading is that of matmul_forward_multi: fixed column tiles of the
  * weight matrices, each computed whole by one thread.
@@ -94,12 +97,21 @@ static float quantize_block(int8_t *qs, const float *x, int n) {
     return d;
 }
 
+/* Block B of a row of act_q8 pairs: its 32 qs, 8 corr, and scale. */
+#define AQ(a, b) ((a)[(b) >> 1].qs + 32 * ((b) & 1))
+#define AC(a, b) ((a)[(b) >> 1].corr + 8 * ((b) & 1))
+#define AD(a, b) (&(a)[(b) >> 1].d[8 * ((b) & 1)])
+
 void quantize_act_q8(act_q8 *out, const float *x, int64_t K) {
-    for (int64_t b = 0; b < K / QK; b++) {
-        out[b].d = quantize_block(out[b].qs, x + b * QK, QK);
-        int32_t s = 0;
-        for (int i = 0; i < QK; i++) s += out[b].qs[i];
-        out[b].sum = s;
+    const int64_t nb = K / QK;
+    if (nb % 2) memset(&out[nb / 2], 0, sizeof *out); /* the unused half of the last pair */
+    for (int64_t b = 0; b < nb; b++) {
+        int8_t *qs = AQ(out, b);
+        const float d = quantize_block(qs, x + b * QK, QK);
+        for (int k = 0; k < 8; k++) {
+            AC(out, b)[k] = -128 * (qs[4 * k] + qs[4 * k + 1] + qs[4 * k + 2] + qs[4 * k + 3]);
+            AD(out, b)[k] = d;
+        }
     }
 }
 
@@ -128,43 +140,51 @@ static inline void k_scales(const uint8_t *s, uint8_t sc[8], uint8_t mn[8]) {
  * Written element by element from the block layouts; lane k of a 32-element
  * chunk is elements 4k..4k+3. */
 
+/* The 32-value types (Q8_0, Q4_0) keep 16 lanes: lane 8*(b%2) + k for
+ * block b, i.e. even and odd blocks apart (what one 512-bit register holds),
+ * and fold them as v[k] = even[k] + odd[k] before hsum8. */
+static float fold16_ref(const float *acc) {
+    float v[8];
+    for (int k = 0; k < 8; k++) v[k] = acc[k] + acc[8 + k];
+    return hsum8_ref(v);
+}
+
 /* Q8_0 (34 B: fp16 d, int8 qs[32]) x act_q8. */
 static void dot_q8_0_ref(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
     for (int r = 0; r < nr; r++) {
         const act_q8 *a = arows[r];
-        float acc[8] = {0};
+        float acc[16] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *wb = w + b * 34;
-            const int8_t *wq = (const int8_t *)(wb + 2);
-            const float dd = fp16_at(wb) * a[b].d;
+            const int8_t *wq = (const int8_t *)(wb + 2), *aq = AQ(a, b);
+            const float dd = fp16_at(wb) * *AD(a, b);
             for (int k = 0; k < 8; k++) {
                 int s = 0;
-                for (int i = 4 * k; i < 4 * k + 4; i++) s += wq[i] * a[b].qs[i];
-                acc[k] = fmaf(dd, (float)s, acc[k]);
+                for (int i = 4 * k; i < 4 * k + 4; i++) s += wq[i] * aq[i];
+                acc[8 * (b & 1) + k] = fmaf(dd, (float)s, acc[8 * (b & 1) + k]);
             }
         }
-        out[r] = hsum8_ref(acc);
+        out[r] = fold16_ref(acc);
     }
 }
 
 /* Q4_0 (18 B: fp16 d, qs[16]; element i < 16 is the low nibble of qs[i],
- * i >= 16 the high nibble of qs[i-16]; value d*(q-8)) x act_q8. The sum runs
- * over the unsigned q; the -8 comes back as 8 * sum(a) per block. */
+ * i >= 16 the high nibble of qs[i-16]; value d*(q-8)) x act_q8. */
 static void dot_q4_0_ref(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
     for (int r = 0; r < nr; r++) {
         const act_q8 *a = arows[r];
-        float acc[8] = {0}, accm = 0.0f;
+        float acc[16] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *wb = w + b * 18, *qs = wb + 2;
-            const float dd = fp16_at(wb) * a[b].d;
+            const int8_t *aq = AQ(a, b);
+            const float dd = fp16_at(wb) * *AD(a, b);
             for (int k = 0; k < 8; k++) {
                 int s = 0;
-                for (int i = 4 * k; i < 4 * k + 4; i++) s += (i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4) * a[b].qs[i];
-                acc[k] = fmaf(dd, (float)s, acc[k]);
+                for (int i = 4 * k; i < 4 * k + 4; i++) s += ((i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4) - 8) * aq[i];
+                acc[8 * (b & 1) + k] = fmaf(dd, (float)s, acc[8 * (b & 1) + k]);
             }
-            accm = fmaf(dd, (float)(8 * a[b].sum), accm);
         }
-        out[r] = hsum8_ref(acc) - accm;
+        out[r] = fold16_ref(acc);
     }
 }
 
@@ -176,7 +196,7 @@ static void dot_qk45_ref(float *out, const uint8_t *w, const void *const *arows,
     const int bb = five ? 176 : 144;
     for (int r = 0; r < nr; r++) {
         const act_q8k *a = arows[r];
-        float acc[8] = {0}, accm = 0.0f;
+        float acc[8] = {0}, accm[8] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *wb = w + b * bb, *qh = wb + 16, *qs = wb + 16 + (five ? 32 : 0);
             uint8_t sc[8], mn[8];
@@ -193,13 +213,13 @@ static void dot_qk45_ref(float *out, const uint8_t *w, const void *const *arows,
                     }
                     lane[k] += sc[sub] * s;
                 }
-            int msum = 0;
-            for (int sub = 0; sub < 8; sub++) msum += mn[sub] * (a[b].bsums[2 * sub] + a[b].bsums[2 * sub + 1]);
             const float dd = fp16_at(wb) * a[b].d, dm = fp16_at(wb + 2) * a[b].d;
-            for (int k = 0; k < 8; k++) acc[k] = fmaf(dd, (float)lane[k], acc[k]);
-            accm = fmaf(dm, (float)msum, accm);
+            for (int k = 0; k < 8; k++) {
+                acc[k] = fmaf(dd, (float)lane[k], acc[k]);
+                accm[k] = fmaf(dm, (float)(mn[k] * (a[b].bsums[2 * k] + a[b].bsums[2 * k + 1])), accm[k]);
+            }
         }
-        out[r] = hsum8_ref(acc) - accm;
+        out[r] = hsum8_ref(acc) - hsum8_ref(accm);
     }
 }
 
@@ -207,11 +227,12 @@ static void dot_qk45_ref(float *out, const uint8_t *w, const void *const *arows,
  * i/128, r = i%128, quarter k = r/32, l = r%32: low 4 bits from
  * ql[64h + 32(k&1) + l] (low nibble for k < 2), high 2 bits from bits 2k of
  * qh[32h + l], value d*sc[i/16]*(q-32)) x act_q8k. The sum runs over the
- * unsigned q; the -32 comes back as 32 * sum_s sc_s * bsums_s. */
+ * unsigned q; the -32 comes back into lane k as -32 * (sc[2k] bsums[2k] +
+ * sc[2k+1] bsums[2k+1]), an integer like the rest of the lane. */
 static void dot_q6_k_ref(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
     for (int r = 0; r < nr; r++) {
         const act_q8k *a = arows[r];
-        float acc[8] = {0}, accm = 0.0f;
+        float acc[8] = {0};
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *wb = w + b * 210, *ql = wb, *qh = wb + 128;
             const int8_t *sc = (const int8_t *)(wb + 192);
@@ -228,13 +249,11 @@ static void dot_q6_k_ref(float *out, const uint8_t *w, const void *const *arows,
                     lane[k] += sc[2 * c + k / 4] * s;
                 }
             }
-            int corr = 0;
-            for (int s = 0; s < 16; s++) corr += sc[s] * a[b].bsums[s];
+            for (int k = 0; k < 8; k++) lane[k] -= 32 * (sc[2 * k] * a[b].bsums[2 * k] + sc[2 * k + 1] * a[b].bsums[2 * k + 1]);
             const float dd = fp16_at(wb + 208) * a[b].d;
             for (int k = 0; k < 8; k++) acc[k] = fmaf(dd, (float)lane[k], acc[k]);
-            accm = fmaf(dd, (float)(32 * corr), accm);
         }
-        out[r] = hsum8_ref(acc) - accm;
+        out[r] = hsum8_ref(acc);
     }
 }
 
@@ -256,23 +275,27 @@ AVX2_INLINE float hsum8_avx(__m256 v) {
 
 AVX2_INLINE float h16(const uint8_t *p) { return _cvtsh_ss(rd16(p)); }
 
+AVX2_INLINE __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Q8_0, AVX2: the sign trick (|w| unsigned, a with w's sign); even and odd
+ * blocks into separate accumulators (the 16-lane pattern above). */
 AVX2_INLINE void q8_0_body(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
-    __m256 acc[ROWS];
+    __m256 acc[2][ROWS];
     const act_q8 *a[ROWS];
-    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps(), a[r] = arows[r];
+    for (int r = 0; r < nr; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps(), a[r] = arows[r];
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = w + b * 34;
-        const float dw = h16(wb);
-        const __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)(wb + 2));
+        const __m256 dw = _mm256_set1_ps(h16(wb));
+        const __m256i wq = load256(wb + 2);
         const __m256i ax = _mm256_sign_epi8(wq, wq);
         for (int r = 0; r < nr; r++) {
-            const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)a[r][b].qs);
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(y, wq)), ones);
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a[r][b].d), _mm256_cvtepi32_ps(p), acc[r]);
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(load256(AQ(a[r], b)), wq)), ones);
+            acc[b & 1][r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(AD(a[r], b))), _mm256_cvtepi32_ps(p),
+                                            acc[b & 1][r]);
         }
     }
-    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(acc[r]);
+    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(_mm256_add_ps(acc[0][r], acc[1][r]));
 }
 
 AVX2_FN static void dot_q8_0_avx2(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
@@ -280,28 +303,33 @@ AVX2_FN static void dot_q8_0_avx2(float *out, const uint8_t *w, const void *cons
     else q8_0_body(out, w, arows, nr, nb);
 }
 
+/* The four-row kernels spell their rows out (R4 below): with arrays of
+ * accumulators GCC kept a copy of each in memory and stored it every block. */
+#define R4(X) X(0) X(1) X(2) X(3)
+
+/* Q4_0, AVX2: unsigned nibbles times a, plus corr / 16 = -8 * (lane sum of a). */
+AVX2_INLINE __m256i q4_0_unpack(const uint8_t *qs) {
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)qs), m4 = _mm_set1_epi8(0x0f);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(x, m4)), _mm_and_si128(_mm_srli_epi16(x, 4), m4), 1);
+}
+
 AVX2_INLINE void q4_0_body(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
-    __m256 acc[ROWS];
-    float accm[ROWS];
+    __m256 acc[2][ROWS];
     const act_q8 *a[ROWS];
-    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps(), accm[r] = 0.0f, a[r] = arows[r];
+    for (int r = 0; r < nr; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps(), a[r] = arows[r];
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m128i m4 = _mm_set1_epi8(0x0f);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = w + b * 18;
-        const float dw = h16(wb);
-        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(wb + 2));
-        const __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(x, m4)),
-                                                  _mm_and_si128(_mm_srli_epi16(x, 4), m4), 1);
+        const __m256 dw = _mm256_set1_ps(h16(wb));
+        const __m256i q = q4_0_unpack(wb + 2);
         for (int r = 0; r < nr; r++) {
-            const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)a[r][b].qs);
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones);
-            const float dd = dw * a[r][b].d;
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(p), acc[r]);
-            accm[r] = fmaf(dd, (float)(8 * a[r][b].sum), accm[r]);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, load256(AQ(a[r], b))), ones);
+            p = _mm256_add_epi32(p, _mm256_srai_epi32(load256(AC(a[r], b)), 4));
+            acc[b & 1][r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(AD(a[r], b))), _mm256_cvtepi32_ps(p),
+                                            acc[b & 1][r]);
         }
     }
-    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(acc[r]) - accm[r];
+    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(_mm256_add_ps(acc[0][r], acc[1][r]));
 }
 
 AVX2_FN static void dot_q4_0_avx2(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
@@ -309,22 +337,26 @@ AVX2_FN static void dot_q4_0_avx2(float *out, const uint8_t *w, const void *cons
     else q4_0_body(out, w, arows, nr, nb);
 }
 
+/* Q4_K / Q5_K: per 64-element chunk, the low and high nibbles times a
+ * (maddubs), times the sub-block scales (madd); the minimums as 8 lanes of
+ * mn[k] * (bsums[2k] + bsums[2k+1]) (madd with the minimums duplicated). */
 AVX2_INLINE void qk45_body(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb, int five) {
     const int bb = five ? 176 : 144;
-    __m256 acc[ROWS];
-    float accm[ROWS];
+    __m256 acc[ROWS], accm[ROWS];
     const act_q8k *a[ROWS];
-    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps(), accm[r] = 0.0f, a[r] = arows[r];
+    for (int r = 0; r < nr; r++) acc[r] = accm[r] = _mm256_setzero_ps(), a[r] = arows[r];
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = w + b * bb, *qs = wb + 16 + (five ? 32 : 0);
         uint8_t sc[8], mn[8];
         k_scales(wb + 4, sc, mn);
-        const __m256i hb = five ? _mm256_loadu_si256((const __m256i *)(const void *)(wb + 16)) : _mm256_setzero_si256();
+        const __m128i mn8 = _mm_loadl_epi64((const __m128i *)(const void *)mn);
+        const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8)); /* mn0 mn0 mn1 mn1 .. */
+        const __m256i hb = five ? load256(wb + 16) : _mm256_setzero_si256();
         __m256i sumi[ROWS];
         for (int r = 0; r < nr; r++) sumi[r] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * j));
+            const __m256i q = load256(qs + 32 * j);
             __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             if (five) {
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
@@ -333,50 +365,93 @@ AVX2_INLINE void qk45_body(float *out, const uint8_t *w, const void *const *arow
             const __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
             for (int r = 0; r < nr; r++) {
                 const int8_t *y = a[r][b].qs + 64 * j;
-                const __m256i plo = _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(const void *)y)), slo);
-                const __m256i phi = _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(const void *)(y + 32))), shi);
+                const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(y)), slo);
+                const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(y + 32)), shi);
                 sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(plo, phi));
             }
         }
-        const float d = h16(wb), dmin = h16(wb + 2);
+        const __m256 d = _mm256_set1_ps(h16(wb)), dmin = _mm256_set1_ps(h16(wb + 2));
         for (int r = 0; r < nr; r++) {
-            const int16_t *bs = a[r][b].bsums;
-            int msum = 0;
-            for (int s = 0; s < 8; s++) msum += mn[s] * (bs[2 * s] + bs[2 * s + 1]);
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[r][b].d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
-            accm[r] = fmaf(dmin * a[r][b].d, (float)msum, accm[r]);
+            const __m256 da = _mm256_broadcast_ss(&a[r][b].d);
+            const __m256i ms = _mm256_madd_epi16(load256(a[r][b].bsums), mn16);
+            acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+            accm[r] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, da), _mm256_cvtepi32_ps(ms), accm[r]);
         }
     }
-    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(acc[r]) - accm[r];
+    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(acc[r]) - hsum8_avx(accm[r]);
+}
+
+AVX2_INLINE void qk45_body4(float *out, const uint8_t *w, const void *const *arows, int64_t nb, int five) {
+    const int bb = five ? 176 : 144;
+#define DECL(r) const act_q8k *a##r = arows[r]; __m256 acc##r = _mm256_setzero_ps(), accm##r = _mm256_setzero_ps();
+    R4(DECL)
+#undef DECL
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *wb = w + b * bb, *qs = wb + 16 + (five ? 32 : 0);
+        uint8_t sc[8], mn[8];
+        k_scales(wb + 4, sc, mn);
+        const __m128i mn8 = _mm_loadl_epi64((const __m128i *)(const void *)mn);
+        const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+        const __m256i hb = five ? load256(wb + 16) : _mm256_setzero_si256();
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = load256(qs + 32 * j);
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4));
+            }
+            const __m256i slo = _mm256_set1_epi16(sc[2 * j]), shi = _mm256_set1_epi16(sc[2 * j + 1]);
+#define ROW(r)                                                                                                          \
+    s##r = _mm256_add_epi32(                                                                                            \
+        s##r, _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(a##r[b].qs + 64 * j)), slo),        \
+                               _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(a##r[b].qs + 64 * j + 32)), shi)));
+            R4(ROW)
+#undef ROW
+        }
+        const __m256 d = _mm256_set1_ps(h16(wb)), dmin = _mm256_set1_ps(h16(wb + 2));
+#define ROW(r)                                                                                                          \
+    {                                                                                                                   \
+        const __m256 da = _mm256_broadcast_ss(&a##r[b].d);                                                              \
+        acc##r = _mm256_fmadd_ps(_mm256_mul_ps(d, da), _mm256_cvtepi32_ps(s##r), acc##r);                               \
+        accm##r = _mm256_fmadd_ps(_mm256_mul_ps(dmin, da),                                                              \
+                                  _mm256_cvtepi32_ps(_mm256_madd_epi16(load256(a##r[b].bsums), mn16)), accm##r);       \
+    }
+        R4(ROW)
+#undef ROW
+    }
+#define OUT(r) out[r] = hsum8_avx(acc##r) - hsum8_avx(accm##r);
+    R4(OUT)
+#undef OUT
 }
 
 AVX2_FN static void dot_q4_k_avx2(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
-    if (nr == ROWS) qk45_body(out, w, arows, ROWS, nb, 0);
+    if (nr == ROWS) qk45_body4(out, w, arows, nb, 0);
     else qk45_body(out, w, arows, nr, nb, 0);
 }
 
 AVX2_FN static void dot_q5_k_avx2(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
-    if (nr == ROWS) qk45_body(out, w, arows, ROWS, nb, 1);
+    if (nr == ROWS) qk45_body4(out, w, arows, nb, 1);
     else qk45_body(out, w, arows, nr, nb, 1);
 }
 
+/* Q6_K: four 32-element chunks per half; the -32 enters the integer lanes
+ * as -32 * madd(sc, bsums). */
 AVX2_INLINE void q6_k_body(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
     __m256 acc[ROWS];
-    float accm[ROWS];
     const act_q8k *a[ROWS];
-    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps(), accm[r] = 0.0f, a[r] = arows[r];
+    for (int r = 0; r < nr; r++) acc[r] = _mm256_setzero_ps(), a[r] = arows[r];
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = w + b * 210;
         const int8_t *sc = (const int8_t *)(wb + 192);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));
         __m256i sumi[ROWS];
-        for (int r = 0; r < nr; r++) sumi[r] = _mm256_setzero_si256();
+        for (int r = 0; r < nr; r++) sumi[r] = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(a[r][b].bsums)), 5);
+        for (int r = 0; r < nr; r++) sumi[r] = _mm256_sub_epi32(_mm256_setzero_si256(), sumi[r]);
         for (int h = 0; h < 2; h++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)(wb + 64 * h));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(wb + 64 * h + 32));
-            const __m256i hh = _mm256_loadu_si256((const __m256i *)(const void *)(wb + 128 + 32 * h));
+            const __m256i l0 = load256(wb + 64 * h), l1 = load256(wb + 64 * h + 32), hh = load256(wb + 128 + 32 * h);
             __m256i q[4];
             q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
@@ -388,28 +463,184 @@ AVX2_INLINE void q6_k_body(float *out, const uint8_t *w, const void *const *arow
             for (int k = 0; k < 4; k++) {
                 const int c = 4 * h + k;
                 const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * c + 1]), _mm_set1_epi16(sc[2 * c]));
-                for (int r = 0; r < nr; r++) {
-                    const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(a[r][b].qs + 32 * c));
-                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), s));
-                }
+                for (int r = 0; r < nr; r++)
+                    sumi[r] = _mm256_add_epi32(sumi[r],
+                                               _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(a[r][b].qs + 32 * c)), s));
             }
         }
-        const float d = h16(wb + 208);
-        for (int r = 0; r < nr; r++) {
-            const int16_t *bs = a[r][b].bsums;
-            int corr = 0;
-            for (int s = 0; s < 16; s++) corr += sc[s] * bs[s];
-            const float dd = d * a[r][b].d;
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
-            accm[r] = fmaf(dd, (float)(32 * corr), accm[r]);
-        }
+        const __m256 d = _mm256_set1_ps(h16(wb + 208));
+        for (int r = 0; r < nr; r++)
+            acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_broadcast_ss(&a[r][b].d)), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
     }
-    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(acc[r]) - accm[r];
+    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(acc[r]);
 }
 
 AVX2_FN static void dot_q6_k_avx2(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
     if (nr == ROWS) q6_k_body(out, w, arows, ROWS, nb);
     else q6_k_body(out, w, arows, nr, nb);
+}
+
+/* ---- AVX-VNNI (vpdpbusd: unsigned x signed bytes, 4 products added into
+ * each int32 lane, no int16 step): Q8_0 and Q4_0 with unsigned weight bytes
+ * (w + 128 by flipping the sign bit; the Q4_0 nibbles as they are) and the
+ * offset taken out by starting each lane from corr (resp. corr / 16). */
+#define VNNI_FN __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define VNNI_INLINE __attribute__((target("avx2,fma,f16c,avxvnni"), always_inline)) static inline
+
+VNNI_INLINE void q4_0_vnni_body(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
+    __m256 acc[2][ROWS];
+    const act_q8 *a[ROWS];
+    for (int r = 0; r < nr; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps(), a[r] = arows[r];
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *wb = w + b * 18;
+        const __m256 dw = _mm256_set1_ps(_cvtsh_ss(rd16(wb)));
+        const __m256i q = q4_0_unpack(wb + 2);
+        for (int r = 0; r < nr; r++) {
+            const __m256i c = _mm256_srai_epi32(_mm256_loadu_si256((const __m256i *)(const void *)AC(a[r], b)), 4);
+            const __m256i p = _mm256_dpbusd_avx_epi32(c, q, _mm256_loadu_si256((const __m256i *)(const void *)AQ(a[r], b)));
+            acc[b & 1][r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(AD(a[r], b))), _mm256_cvtepi32_ps(p),
+                                            acc[b & 1][r]);
+        }
+    }
+    for (int r = 0; r < nr; r++) out[r] = hsum8_avx(_mm256_add_ps(acc[0][r], acc[1][r]));
+}
+
+VNNI_FN static void dot_q4_0_vnni(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
+    if (nr == ROWS) q4_0_vnni_body(out, w, arows, ROWS, nb);
+    else q4_0_vnni_body(out, w, arows, nr, nb);
+}
+
+/* ---- AVX-512 VNNI: Q8_0 two blocks at a time. One 512-bit register holds
+ * blocks 2p and 2p+1 (the 16-lane pattern of the scalar twin: even blocks
+ * in lanes 0..7, odd in 8..15); the weights' bytes made unsigned (w + 128)
+ * and each lane started from corr, as in the 256-bit VNNI kernels. A last
+ * odd block goes through 256-bit vpdpbusd into the even half. */
+#define V512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+V512_FN static inline __m512 two_scales(const uint8_t *wb) {
+    const __m256 d0 = _mm256_set1_ps(_cvtsh_ss(rd16(wb))), d1 = _mm256_set1_ps(_cvtsh_ss(rd16(wb + 34)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(d0)), _mm256_castps_pd(d1), 1));
+}
+
+V512_FN static inline float fold512(__m512 acc, __m256 tail_even, int has_tail) {
+    const __m256 lo = has_tail ? tail_even : _mm512_castps512_ps256(acc);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    return hsum8_avx(_mm256_add_ps(lo, hi));
+}
+
+/* Two weight rows W0, W1 times four activation rows: OUT[r] for W0 and
+ * OUT[4 + r] for W1, each exactly as dot_q8_0_avx512 computes it (the
+ * activations are loaded once for both rows). */
+V512_FN static void dot2_q8_0_avx512(float *out, const uint8_t *w0, const uint8_t *w1, const void *const *arows, int64_t nb) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const int64_t np = nb / 2;
+#define DECL(r) const act_q8 *a##r = arows[r]; __m512 acc##r = _mm512_setzero_ps(), bcc##r = _mm512_setzero_ps();
+    R4(DECL)
+#undef DECL
+    for (int64_t p = 0; p < np; p++) {
+        const uint8_t *wb = w0 + p * 68, *vb = w1 + p * 68;
+        const __m512i wu = _mm512_xor_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2))),
+                               _mm256_loadu_si256((const __m256i *)(const void *)(wb + 36)), 1),
+            flip);
+        const __m512i vu = _mm512_xor_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(vb + 2))),
+                               _mm256_loadu_si256((const __m256i *)(const void *)(vb + 36)), 1),
+            flip);
+        const __m512 dw = two_scales(wb), dv = two_scales(vb);
+#define ROW(r)                                                                                                          \
+    {                                                                                                                   \
+        const __m512i c = _mm512_loadu_si512(a##r[p].corr), q = _mm512_loadu_si512(a##r[p].qs);                        \
+        const __m512 da = _mm512_loadu_ps(a##r[p].d);                                                                   \
+        acc##r = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, wu, q)), acc##r);     \
+        bcc##r = _mm512_fmadd_ps(_mm512_mul_ps(dv, da), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, vu, q)), bcc##r);     \
+    }
+        R4(ROW)
+#undef ROW
+    }
+    const act_q8 *a[ROWS] = {a0, a1, a2, a3};
+    const __m512 acc[2 * ROWS] = {acc0, acc1, acc2, acc3, bcc0, bcc1, bcc2, bcc3};
+    for (int i = 0; i < 2 * ROWS; i++) {
+        const act_q8 *ar = a[i % ROWS];
+        __m256 te = _mm512_castps512_ps256(acc[i]);
+        if (nb % 2) {
+            const uint8_t *wb = (i < ROWS ? w0 : w1) + (nb - 1) * 34;
+            const __m256i wu =
+                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)), _mm512_castsi512_si256(flip));
+            const __m256i pi = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(const void *)ar[np].corr), wu,
+                                                   _mm256_loadu_si256((const __m256i *)(const void *)ar[np].qs));
+            te = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(rd16(wb))), _mm256_loadu_ps(ar[np].d)),
+                                 _mm256_cvtepi32_ps(pi), te);
+        }
+        out[i] = fold512(acc[i], te, 1);
+    }
+}
+
+V512_FN static void dot_q8_0_avx512(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const int64_t np = nb / 2;
+    if (nr == ROWS) {
+#define DECL(r) const act_q8 *a##r = arows[r]; __m512 acc##r = _mm512_setzero_ps();
+        R4(DECL)
+#undef DECL
+        for (int64_t p = 0; p < np; p++) {
+            const uint8_t *wb = w + p * 68;
+            const __m512i wu = _mm512_xor_si512(
+                _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2))),
+                                   _mm256_loadu_si256((const __m256i *)(const void *)(wb + 36)), 1),
+                flip);
+            const __m512 dw = two_scales(wb);
+#define ROW(r)                                                                                                          \
+    acc##r = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_loadu_ps(a##r[p].d)),                                            \
+                             _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_loadu_si512(a##r[p].corr), wu,               \
+                                                                    _mm512_loadu_si512(a##r[p].qs))),                   \
+                             acc##r);
+            R4(ROW)
+#undef ROW
+        }
+        const act_q8 *a[ROWS] = {a0, a1, a2, a3};
+        const __m512 acc[ROWS] = {acc0, acc1, acc2, acc3};
+        for (int r = 0; r < ROWS; r++) {
+            __m256 te = _mm512_castps512_ps256(acc[r]);
+            if (nb % 2) {
+                const uint8_t *wb = w + (nb - 1) * 34;
+                const __m256i wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)),
+                                                    _mm512_castsi512_si256(flip));
+                const __m256i pi = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(const void *)a[r][np].corr), wu,
+                                                       _mm256_loadu_si256((const __m256i *)(const void *)a[r][np].qs));
+                te = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(rd16(wb))), _mm256_loadu_ps(a[r][np].d)),
+                                     _mm256_cvtepi32_ps(pi), te);
+            }
+            out[r] = fold512(acc[r], te, 1);
+        }
+        return;
+    }
+    for (int r = 0; r < nr; r++) {
+        const act_q8 *a = arows[r];
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t p = 0; p < np; p++) {
+            const uint8_t *wb = w + p * 68;
+            const __m512i wu = _mm512_xor_si512(
+                _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2))),
+                                   _mm256_loadu_si256((const __m256i *)(const void *)(wb + 36)), 1),
+                flip);
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(two_scales(wb), _mm512_loadu_ps(a[p].d)),
+                                  _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_loadu_si512(a[p].corr), wu,
+                                                                         _mm512_loadu_si512(a[p].qs))),
+                                  acc);
+        }
+        __m256 te = _mm512_castps512_ps256(acc);
+        if (nb % 2) {
+            const uint8_t *wb = w + (nb - 1) * 34;
+            const __m256i wu =
+                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)), _mm512_castsi512_si256(flip));
+            const __m256i pi = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(const void *)a[np].corr), wu,
+                                                   _mm256_loadu_si256((const __m256i *)(const void *)a[np].qs));
+            te = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(rd16(wb))), _mm256_loadu_ps(a[np].d)),
+                                 _mm256_cvtepi32_ps(pi), te);
+        }
+        out[r] = fold512(acc, te, 1);
+    }
 }
 #endif /* INT_X86 */
 
@@ -430,6 +661,103 @@ bool int_have_avx2(void) {
 #endif
 }
 
+#ifdef INT_X86
+/* AVX2 twins of quantize_block / quantize_act_q8 / quantize_act_q8k: the
+ * same float operations (|x|, max, amax / 127, 1 / d, x * id rounded to
+ * nearest even by cvtps, clamp), so the same bytes; the tests compare them. */
+AVX2_INLINE float q8_block_avx2(const float *x, int n32, __m256i *q /* n32 * 4 vectors of int32 */) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(3.402823466e38f);
+    __m256 mx = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int i = 0; i < 4 * n32; i++) {
+        const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i));
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+        mx = _mm256_max_ps(mx, a);
+    }
+    if (_mm256_movemask_ps(bad)) {
+        for (int i = 0; i < 4 * n32; i++) q[i] = _mm256_setzero_si256();
+        return NAN;
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float amax = _mm_cvtss_f32(m), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    const __m256 idv = _mm256_set1_ps(id);
+    const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
+    for (int i = 0; i < 4 * n32; i++)
+        q[i] = _mm256_max_epi32(lo, _mm256_min_epi32(hi, _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), idv))));
+    return d;
+}
+
+/* 32 int8 from four vectors of 8 int32 (elements in order). */
+AVX2_INLINE __m256i pack32(const __m256i *q) {
+    const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b); /* lanes interleaved by 128-bit halves */
+    return _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+AVX2_FN static void quantize_act_q8_avx2(act_q8 *out, const float *x, int64_t K) {
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const int64_t nb = K / QK;
+    if (nb % 2) memset(&out[nb / 2], 0, sizeof *out);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i q[4];
+        const float d = q8_block_avx2(x + b * QK, 1, q);
+        const __m256i p = pack32(q);
+        _mm256_storeu_si256((__m256i *)(void *)AQ(out, b), p);
+        const __m256i ls = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, p), ones16); /* sums of 4 */
+        _mm256_storeu_si256((__m256i *)(void *)AC(out, b), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(ls, 7)));
+        _mm256_storeu_ps(AD(out, b), _mm256_set1_ps(d));
+    }
+}
+
+AVX2_FN static void quantize_act_q8k_avx2(act_q8k *out, const float *x, int64_t K) {
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < K / QK_K; b++) {
+        __m256i q[32];
+        out[b].d = q8_block_avx2(x + b * QK_K, 8, q);
+        for (int c = 0; c < 8; c++) {
+            const __m256i p = pack32(q + 4 * c);
+            _mm256_storeu_si256((__m256i *)(void *)(out[b].qs + 32 * c), p);
+            /* pairs summed to int16, then 8 pairs per 16 values */
+            const __m256i s2 = _mm256_maddubs_epi16(ones8, p);
+            int16_t t[16];
+            _mm256_storeu_si256((__m256i *)(void *)t, s2);
+            int v0 = 0, v1 = 0;
+            for (int i = 0; i < 8; i++) v0 += t[i], v1 += t[8 + i];
+            out[b].bsums[2 * c] = (int16_t)v0;
+            out[b].bsums[2 * c + 1] = (int16_t)v1;
+        }
+    }
+}
+#endif
+
+bool int_have_vnni(void) {
+#ifdef INT_X86
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        cached = int_have_avx2() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4)) /* AVX-VNNI */ ? 1 : 0;
+    }
+    return cached;
+#else
+    return false;
+#endif
+}
+
+bool int_have_avx512(void) {
+#ifdef INT_X86
+    static int cached = -1;
+    if (cached < 0)
+        cached = int_have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")
+                     ? 1
+                     : 0;
+    return cached;
+#else
+    return false;
+#endif
+}
+
 typedef void (*dot_fn)(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb);
 
 static void dot_q4_k_ref(float *out, const uint8_t *w, const void *const *arows, int nr, int64_t nb) {
@@ -441,8 +769,16 @@ static void dot_q5_k_ref(float *out, const uint8_t *w, const void *const *arows,
 
 /* The kernel for TYPE and IMPL (AUTO resolved), NULL for a type without one. */
 static dot_fn pick(int type, int_impl impl) {
-    const bool avx2 = impl == INT_IMPL_AVX2 || (impl == INT_IMPL_AUTO && int_have_avx2());
+    if (impl == INT_IMPL_AUTO)
+        impl = int_have_avx512() ? INT_IMPL_AVX512
+               : int_have_vnni() ? INT_IMPL_VNNI
+               : int_have_avx2() ? INT_IMPL_AVX2
+                                 : INT_IMPL_SCALAR;
+    const bool avx2 = impl != INT_IMPL_SCALAR;
 #ifdef INT_X86
+    if (impl == INT_IMPL_AVX512 && type == ATTRIB_DTYPE_Q8_0) return dot_q8_0_avx512;
+    if ((impl == INT_IMPL_VNNI || (impl == INT_IMPL_AVX512 && int_have_vnni())) && type == ATTRIB_DTYPE_Q4_0)
+        return dot_q4_0_vnni;
     if (avx2) switch (type) {
         case ATTRIB_DTYPE_Q8_0: return dot_q8_0_avx2;
         case ATTRIB_DTYPE_Q4_0: return dot_q4_0_avx2;
@@ -480,8 +816,8 @@ bool matmul_forward_int(int n_mats, float *const *out, const float *in, const at
         if (uses_q8k(W[j]->type)) need8k = true;
         else need8 = true;
     }
-    /* activation rows: K/32 act_q8 and/or K/256 act_q8k blocks each */
-    const size_t nb8 = (size_t)(K / QK), nb8k = (size_t)(K / QK_K);
+    /* activation rows: (K/32 + 1)/2 act_q8 pairs and/or K/256 act_q8k blocks each */
+    const size_t nb8 = (size_t)(K / QK + 1) / 2, nb8k = (size_t)(K / QK_K); /* act_q8 holds two blocks */
     size_t n8 = 0, n8k = 0;
     if ((need8 && !attrib_mul_ok((size_t)N, nb8 * sizeof(act_q8), &n8)) ||
         (need8k && !attrib_mul_ok((size_t)N, nb8k * sizeof(act_q8k), &n8k)))
@@ -493,8 +829,16 @@ bool matmul_forward_int(int n_mats, float *const *out, const float *in, const at
         free(a8k);
         return false;
     }
+    const bool qavx2 = impl != INT_IMPL_SCALAR && int_have_avx2();
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (N * K > 32768)
     for (int64_t n = 0; n < N; n++) {
+#ifdef INT_X86
+        if (qavx2) {
+            if (a8) quantize_act_q8_avx2(a8 + (size_t)n * nb8, in + n * K, K);
+            if (a8k) quantize_act_q8k_avx2(a8k + (size_t)n * nb8k, in + n * K, K);
+            continue;
+        }
+#endif
         if (a8) quantize_act_q8(a8 + (size_t)n * nb8, in + n * K, K);
         if (a8k) quantize_act_q8k(a8k + (size_t)n * nb8k, in + n * K, K);
     }
@@ -503,7 +847,9 @@ bool matmul_forward_int(int n_mats, float *const *out, const float *in, const at
     first_tile[0] = 0;
     for (int j = 0; j < n_mats; j++) first_tile[j + 1] = first_tile[j] + (W[j]->rows + MATMUL_TILE_COLS - 1) / MATMUL_TILE_COLS;
     const int64_t n_tiles = first_tile[n_mats];
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (n_tiles > 1)
+    int64_t macs = 0; /* a product this small costs less than waking the other threads */
+    for (int j = 0; j < n_mats; j++) macs += N * K * W[j]->rows;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (n_tiles > 1 && macs > (1 << 20))
     for (int64_t tile = 0; tile < n_tiles; tile++) {
         int j = 0;
         while (tile >= first_tile[j + 1]) j++;
@@ -519,7 +865,20 @@ bool matmul_forward_int(int n_mats, float *const *out, const float *in, const at
             const void *ar[ROWS];
             for (int r = 0; r < nr; r++)
                 ar[r] = k8 ? (const void *)(a8k + (size_t)(n0 + r) * nb8k) : (const void *)(a8 + (size_t)(n0 + r) * nb8);
-            for (int64_t o = c0; o < c0 + nc; o++) {
+            int64_t o = c0;
+#ifdef INT_X86
+            if (f == dot_q8_0_avx512 && nr == ROWS) /* two weight rows per call */
+                for (; o + 1 < c0 + nc; o += 2) {
+                    float v[2 * ROWS];
+                    const uint8_t *wr = (const uint8_t *)w->data + (size_t)o * w->row_bytes;
+                    dot2_q8_0_avx512(v, wr, wr + w->row_bytes, ar, nb);
+                    for (int r = 0; r < ROWS; r++) {
+                        out[j][(n0 + r) * O + o] = bj ? v[r] + bj[o] : v[r];
+                        out[j][(n0 + r) * O + o + 1] = bj ? v[ROWS + r] + bj[o + 1] : v[ROWS + r];
+                    }
+                }
+#endif
+            for (; o < c0 + nc; o++) {
                 float v[ROWS];
                 f(v, (const uint8_t *)w->data + (size_t)o * w->row_bytes, ar, nr, nb);
                 for (int r = 0; r < nr; r++) out[j][(n0 + r) * O + o] = bj ? v[r] + bj[o] : v[r];

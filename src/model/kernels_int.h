@@ -24,40 +24,53 @@
 
 #include "model/model.h"
 
-/* Which implementation of the integer kernels to run. AUTO is AVX2 when the
- * CPU has AVX2, FMA and F16C, else the scalar twin. */
-typedef enum int_impl { INT_IMPL_AUTO = 0, INT_IMPL_SCALAR = 1, INT_IMPL_AVX2 = 2 } int_impl;
+/* Which implementation of the integer kernels to run. AUTO is the fastest
+ * this CPU has (AVX512 > VNNI > AVX2 with FMA and F16C > the scalar twin). */
+typedef enum int_impl {
+    INT_IMPL_AUTO = 0,
+    INT_IMPL_SCALAR = 1,
+    INT_IMPL_AVX2 = 2,
+    INT_IMPL_VNNI = 3,  /* Q4_0 with 256-bit vpdpbusd (AVX-VNNI); other types as AVX2 */
+    INT_IMPL_AVX512 = 4 /* Q8_0 with 512-bit vpdpbusd (AVX-512 VNNI); other types as VNNI / AVX2 */
+} int_impl;
 
-/* Whether this CPU can run INT_IMPL_AVX2. */
+/* Whether this CPU can run INT_IMPL_AVX2, VNNI, AVX512. */
 bool int_have_avx2(void);
+bool int_have_vnni(void);
+bool int_have_avx512(void);
 
 /* Whether weights of TYPE have an integer kernel. */
 bool int_kernel_supported(int type);
 
-/* One block of 32 activations: x ~= d * qs, qs in [-127, 127]; sum = sum(qs). */
+/* Two blocks of 32 activations (blocks 2p and 2p+1 of a row; a row of an
+ * odd number of blocks ends with a half-filled pair): x ~= d * qs with
+ * qs in [-127, 127] and d[0..7] the first block's scale, d[8..15] the
+ * second's (repeated for 512-bit loads); corr[8h + k] = -128 * (sum of
+ * qs[32h + 4k .. 32h + 4k + 3]), the offset that unsigned weight bytes
+ * (w + 128, w + 8) bring into lane k of block h's dot product. */
 typedef struct act_q8 {
-    float d;
-    int32_t sum;
-    int8_t qs[32];
+    int8_t qs[64];
+    int32_t corr[16];
+    float d[16];
 } act_q8;
 
 /* One block of 256 activations: x ~= d * qs; bsums[s] = sum of qs[16s..16s+15]. */
 typedef struct act_q8k {
-    float d;
-    int16_t bsums[16];
     int8_t qs[256];
+    int16_t bsums[16];
+    float d;
 } act_q8k;
 
-/* Quantises K activations (K a multiple of 32, resp. 256) into K/32 (K/256)
- * blocks. A block holding NaN or Inf gets d = NaN and qs = 0, so that every
+/* Quantises K activations (K a multiple of 32, resp. 256) into
+ * (K/32 + 1) / 2 pairs of blocks (K/256 blocks). A block holding NaN or Inf gets d = NaN and qs = 0, so that every
  * product it enters is NaN (the pass then reports it) rather than finite. */
 void quantize_act_q8(act_q8 *out, const float *x, int64_t K);
 void quantize_act_q8k(act_q8k *out, const float *x, int64_t K);
 
 /* Dots of one weight row WROW (TYPE, K columns) with NR (1..4) quantised
  * activation rows AROWS[r] (act_q8 for Q8_0/Q4_0, act_q8k for the
- * K-quants): OUT[r] = sum_i w_i * (a_r)_i. IMPL must not be AVX2 unless
- * int_have_avx2(). */
+ * K-quants): OUT[r] = sum_i w_i * (a_r)_i. IMPL must be one this CPU has
+ * (int_have_avx2, int_have_vnni). */
 void int_dot_rows(float *out, int type, const void *wrow, const void *const *arows, int nr, int64_t K, int_impl impl);
 
 /* out[j] = in @ W[j]^T (+ bias[j]) for j < n_mats with integer kernels; the

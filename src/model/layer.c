@@ -26,6 +26,8 @@
  */
 #include "model/layer.h"
 
+#include "model/kernels_int.h"
+
 #include <string.h>
 
 /* ---- tape and scratch layout ------------------------------------------------ */
@@ -174,6 +176,7 @@ void layer_work_carve(layer_work *w, const attrib_model *m, float *mem, int64_t 
         mem += sz[i];
     }
     w->wpt = wpt ? wpt : 1;
+    w->fast = false;
 }
 
 /* ---- the block ---------------------------------------------------------------- */
@@ -205,7 +208,7 @@ void layer_forward(float *x, const attrib_model *m, int l, const layer_pass *p, 
         float *const outs[] = {tape && tape->q_raw ? tape->q_raw : q, tape && tape->k_raw ? tape->k_raw : k, v};
         const attrib_weight *const ws[] = {&L->wq, &L->wk, &L->wv};
         const float *const bs[] = {L->bq, L->bk, L->bv};
-        matmul_forward_multi(3, outs, w->xn, ws, bs, N, w->wscratch, w->wpt, nt);
+        matmul_forward_multi_ex(w->fast, 3, outs, w->xn, ws, bs, N, w->wscratch, w->wpt, nt);
     }
     if (L->q_norm) { /* per head: the (N, H*D) rows are N*H rows of D */
         rmsnorm_forward(q, tape && tape->q_raw ? tape->q_raw : q, L->q_norm, N * H, D, eps, nt);
@@ -218,7 +221,7 @@ void layer_forward(float *x, const attrib_model *m, int l, const layer_pass *p, 
     attention_forward_ex(w->act, q, k, v, p->key_mask, p->views, B, T, H, Hkv, D, &ao, tape ? tape->lse : NULL,
                          w->att_scratch, nt);
     float *o = tape && tape->attn_out ? tape->attn_out : w->proj;
-    matmul_forward(o, w->act, &L->wo, NULL, N, w->wscratch, w->wpt, nt);
+    matmul_forward_ex(w->fast, o, w->act, &L->wo, NULL, N, w->wscratch, w->wpt, nt);
     if (L->post_attn_norm) rmsnorm_forward(w->proj, o, L->post_attn_norm, N, C, eps, nt);
     residual_forward(x, w->proj, N, C);
 
@@ -228,12 +231,12 @@ void layer_forward(float *x, const attrib_model *m, int l, const layer_pass *p, 
     {
         float *const outs[] = {gate, up};
         const attrib_weight *const ws[] = {&L->w_gate, &L->w_up};
-        matmul_forward_multi(2, outs, w->xn, ws, NULL, N, w->wscratch, w->wpt, nt);
+        matmul_forward_multi_ex(w->fast, 2, outs, w->xn, ws, NULL, N, w->wscratch, w->wpt, nt);
     }
     if (m->desc->act == ARCH_ACT_GELU_TANH) geglu_forward(w->act, gate, up, N, F, nt);
     else swiglu_forward(w->act, gate, up, N, F, nt);
     float *f = tape && tape->ffn_out ? tape->ffn_out : w->proj;
-    matmul_forward(f, w->act, &L->w_down, NULL, N, w->wscratch, w->wpt, nt);
+    matmul_forward_ex(w->fast, f, w->act, &L->w_down, NULL, N, w->wscratch, w->wpt, nt);
     if (L->post_ffn_norm) rmsnorm_forward(w->proj, f, L->post_ffn_norm, N, C, eps, nt);
     residual_forward(x, w->proj, N, C);
     if (k_out) *k_out = k;

@@ -56,6 +56,8 @@ typedef struct layer_work {
     float *att_scratch;   /* n_threads * 2 * (max_prefix + T) */
     float *wscratch;      /* n_threads * wpt: per-thread dequantisation tiles */
     size_t wpt;
+    bool fast;            /* integer products for quantised weights (kernels_int.h); carve sets false,
+                             only the inference pass (forward.c) sets it */
     float *wfull;         /* whole dequantised matrices for the input-gradient products (backward) */
     float *partials;      /* partial sums of the fallback input-gradient product (backward) */
 } layer_work;

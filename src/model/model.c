@@ -210,6 +210,7 @@ attrib_status attrib_model_load_layers(attrib_model *m, const arch_names *names,
     const int64_t qd = (int64_t)in->n_head * in->head_dim, kvd = (int64_t)in->n_head_kv * in->head_dim;
     for (int l = 0; l < in->n_layer; l++) {
         attrib_layer *L = &m->layers[l];
+        bool fused_qkv = false;
         for (int sl = 0; sl < SLOT_COUNT; sl++) {
             if (a->slot_use[sl] == SLOT_ABSENT || !names->slot[sl]) continue;
             char name[128];
@@ -235,8 +236,16 @@ attrib_status attrib_model_load_layers(attrib_model *m, const arch_names *names,
             } else if ((s = attrib_model_matrix(m, &t, name, rows, cols, field))) {
                 return s;
             }
+            if (sl == SLOT_QKV) fused_qkv = true;
         }
-        if (a->slot_use[SLOT_QKV]) {
+        if (a->slot_use[SLOT_QKV] && !fused_qkv) { /* then the separate matrices stand in for it */
+            if (!L->wq.data || !L->wk.data || !L->wv.data) {
+                char name[128];
+                int w = snprintf(name, sizeof name, names->layer_prefix, l);
+                snprintf(name + w, sizeof name - (size_t)w, "%s", names->slot[SLOT_QKV]);
+                return attrib_fail(ATTRIB_E_MISSING, "required tensor '%s' (or separate Q, K and V) is missing", name);
+            }
+        } else if (a->slot_use[SLOT_QKV]) {
             const attrib_weight fused = L->wq;
             L->wq = weight_rows(&fused, 0, qd);
             L->wk = weight_rows(&fused, qd, kvd);
@@ -646,6 +655,14 @@ const attrib_tokenizer *attrib_model_tokenizer(const attrib_model *m) { return m
 
 void attrib_model_set_threads(attrib_model *m, int n) {
     if (m) m->n_threads = n > 0 ? n : attrib_cpu_count();
+}
+
+void attrib_model_set_compute(attrib_model *m, attrib_compute compute) {
+    if (m) m->compute = compute == ATTRIB_COMPUTE_FAST ? ATTRIB_COMPUTE_FAST : ATTRIB_COMPUTE_EXACT;
+}
+
+attrib_compute attrib_model_get_compute(const attrib_model *m) {
+    return m && m->compute == ATTRIB_COMPUTE_FAST ? ATTRIB_COMPUTE_FAST : ATTRIB_COMPUTE_EXACT;
 }
 
 attrib_status attrib_model_embed(attrib_model *m, const int32_t *ids, size_t n, float *out) {

@@ -82,6 +82,7 @@ struct attrib_model {
 
     attrib_tokenizer *tok;          /* owned, may be NULL */
     int n_threads;
+    int compute;                    /* attrib_compute of forward-only passes (kernels_int.h) */
 
     /* scratch reused across passes (grown on demand, never shrunk): fresh
      * buffers per pass would page-fault their way in every time */

@@ -54,7 +54,7 @@ typedef struct chat_family_def {
     int bos;                        /* the published template starts with the BOS token */
 } chat_family_def;
 
-/* Llama Guard 3 (8B and 1B): the published template's fixed text around the
+/* Llama Guard 3 (the 8B template): the published template's fixed text around the
  * one user message, categories S1-S14 as Meta lists them. */
 #define GUARD3_HEAD                                                                                          \
     "<|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is unsafe content in 'User' messages " \

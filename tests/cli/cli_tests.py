@@ -87,7 +87,9 @@ def test_a1_leading_space_target():
     rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " happy", " big", "-m", "saliency", "--json")
     check(rc == 0, "label words happy big", out, err)
     t = json.loads(out)["target"]
-    check(t["token"] == single_token_id(S260, " happy", "--template", "judge"), "label word id", out, err)
+    check(t["token"] == single_token_id(S260, " happy", "--template", "judge") == 393, "label word id", out, err)
+    # after the judge's "Answer:", stories260K writes " Y" as '▁' 'Y': two tokens, so no single token exists
+    check(single_token_id(S260, " Y", "--template", "judge") is None, "a separate space token is not ignored")
 
 
 def test_a2_judge_defaults_explained():
@@ -95,11 +97,12 @@ def test_a2_judge_defaults_explained():
         rc, out, err = run("explain", model, "Is it good?", "--template", "judge", "-m", "saliency")
         check(rc == 1 and out == "", "judge defaults fail on a tiny vocabulary", out, err)
         check("\" Yes\" is not one token" in err and "defaults cannot work" in err, "says why", out, err)
-        m = re.search(r'--label-words "([^"]+)" "([^"]+)"', err)
-        check(m is not None, "lists candidate label words", out, err)
+        m = re.search(r'--label-words "([^"]+)" "([^"]+)"', err)  # a usual answer pair, else single words
+        words = m.groups() if m else re.findall(r'"([^"]+)"', err.split("one-token words here")[-1])[:2]
+        check(len(words) == 2 and "one token" in err, "lists candidate label words", out, err)
         no_doubled_prefix(err)
-        # the first candidate pair works as suggested
-        rc, out, err = run("explain", model, "Is it good?", "--template", "judge", "--label-words", m.group(1), m.group(2),
+        # the first candidates work as suggested
+        rc, out, err = run("explain", model, "Is it good?", "--template", "judge", "--label-words", words[0], words[1],
                            "-m", "saliency")
         check(rc == 0 and "logit diff" in out, "a suggested pair works", out, err)
     # tokenize --single-token checks words directly (exit 1 when one is not a token)
@@ -178,7 +181,7 @@ def test_a7_compare_undefined_metrics_say_why():
         nolab = os.path.join(d, "nolabel.csv")
         with open(nolab, "w") as f:
             f.write("text\nhello there\nhow do I stop a process\n")
-        common = ["--template", "judge", "--label-words", " Y", " N", "--methods", "saliency,gxi", "--bootstrap", "20"]
+        common = ["--template", "judge", "--label-words", " happy", " big", "--methods", "saliency,gxi", "--bootstrap", "20"]
         rc, out, err = run("compare", S260, "--data", nolab, *common)
         check(rc == 0 and "accuracy n/a  AUROC n/a" in out and "nan" not in out, "n/a, not nan", out, err)
         check("none has a label" in out, "says why", out, err)
@@ -227,7 +230,7 @@ def test_b_report_json_summary_and_missing_file():
         with open(data, "w") as f:
             f.write("text,label\nhello there,0\nhow do I stop a process,1\n")
         doc = os.path.join(d, "c.json")
-        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " Y", " N",
+        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " happy", " big",
                            "--methods", "saliency,gxi", "--bootstrap", "20", "-o", doc)
         check(rc == 0, "compare wrote a document", out, err)
         rc, out2, err = run("report", doc)
@@ -272,14 +275,14 @@ def test_b_text_col_message():
         p = os.path.join(d, "x.csv")
         with open(p, "w") as f:
             f.write("foo,label\nhello,1\n")
-        rc, out, err = run("compare", S260, "--data", p, "--template", "judge", "--label-words", " Y", " N")
+        rc, out, err = run("compare", S260, "--data", p, "--template", "judge", "--label-words", " happy", " big")
         check(rc == 1 and "--text-col" in err and "text_col)" not in err, "names --text-col", out, err)
 
 
 def test_b_predicted_token_and_judge():
     rc, out, err = run("explain", S260, LILY, "-m", "saliency")
     check("predicted token 317 ' Lily'" in out and "'\u2581Lily'" not in out, "predicted as table rows print it", out, err)
-    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " Y", " N", "-m", "saliency")
+    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " happy", " big", "-m", "saliency")
     check(rc == 0 and "predicted" not in out, "no predicted token for a judge", out, err)
 
 
@@ -301,7 +304,7 @@ def test_b_compare_table_alignment():
         data = os.path.join(d, "d.csv")
         with open(data, "w") as f:
             f.write("text,label\nhello there,0\nhow do I stop a process,1\n")
-        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " Y", " N",
+        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " happy", " big",
                            "--methods", "occlusion,kernelshap,saliency", "--bootstrap", "20")
         check(rc == 0, "compare ran", out, err)
         lines = out.splitlines()
@@ -317,7 +320,7 @@ def test_b_compare_table_alignment():
 
 
 def test_b_judge_template_rows_folded():
-    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " Y", " N", "-m", "saliency")
+    rc, out, err = run("explain", S260, "Is it good?", "--template", "judge", "--label-words", " happy", " big", "-m", "saliency")
     check(rc == 0 and "(46 fixed tokens)" in out, "template rows folded", out, err)
     table = out.split("\n pos")[1].strip().splitlines()
     check(len(table) < 15, "a short table", out, err)
@@ -339,6 +342,53 @@ def test_c_top_k_summary():
     m = re.search(r"ig top \+   ' named' ([0-9.]+)", out)
     check(rc == 0 and m is not None, "top positive feature is ' named'", out, err)
     check(re.search(r"top -   ' a' -", out) is not None, "top negative listed", out, err)
+
+
+def test_c_explain_data():
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "p.csv")
+        texts = ["Once upon a time", "The cat sat on the mat", "Lily had a red ball"]
+        with open(data, "w") as f:
+            f.write("id,text\n" + "".join(f"r{i},{t}\n" for i, t in enumerate(texts)))
+        out, csv, html = (os.path.join(d, n) for n in ("o.jsonl", "o.csv", "o.html"))
+        rc, so, err = run("explain", S260, "--data", data, "-m", "ig,occlusion", "-o", out, "--csv", csv, "--html", html)
+        check(rc == 0, "explain --data runs without labels or a classifier", so, err)
+        docs = [json.loads(l) for l in open(out)]
+        check([x["row"]["id"] for x in docs] == ["r0", "r1", "r2"], "one JSON line per row", so, err)
+        for t, x in zip(texts, docs):
+            rc, one, err = run("explain", S260, t, "-m", "ig,occlusion", "--json")
+            ref = json.loads(one)
+            for a, b in zip(ref["methods"], x["methods"]):
+                check(a["method"] == b["method"] and a["scores"] == b["scores"], f"row '{t}' equals its own explain", one)
+        rows = open(csv).read().splitlines()
+        check(rows[0].startswith("prompt_index,prompt_id,method,position") and rows[1].startswith("0,r0,ig,0,"), "CSV", rows[0])
+        check(sum(1 for r in rows[1:]) == sum(2 * len(x["tokens"]) for x in docs), "a CSV row per row x method x token")
+        h = open(html).read()
+        check(h.count("<article>") == 3 and "id=tokdata" in h, "HTML: a section per row")
+        rc, so, err = run("explain", S260, "Once", "--data", data)
+        check(rc == 2 and "not both" in err, "TEXT and --data together is misuse", so, err)
+
+
+def test_c_svg_figure():
+    import xml.etree.ElementTree as ET
+    with tempfile.TemporaryDirectory() as d:
+        svg = os.path.join(d, "h.svg")
+        rc, out, err = run("explain", S260, LILY, "-m", "ig,occlusion", "--svg", svg, "--json")
+        check(rc == 0, "explain --svg", out, err)
+        doc = json.loads(out)
+        root = ET.parse(svg).getroot()  # well-formed XML
+        ns = "{http://www.w3.org/2000/svg}"
+        rects = [r for r in root.iter(ns + "rect") if r.get("height") == "20"]
+        n = len(doc["tokens"])
+        check(len(rects) == 2 * n, f"a box per token per method: {len(rects)} vs {2 * n}")
+        texts = [t.text for t in root.iter(ns + "text") if t.get("{http://www.w3.org/XML/1998/namespace}space") == "preserve"]
+        check(texts[1:n] == [LILY[t["begin"]:t["end"]] for t in doc["tokens"][1:]], "the tokens' own text", str(texts[:n]))
+        for k, m in enumerate(doc["methods"]):  # the largest |score| is full red (positive) or full blue
+            sc = m["scores"][1:]
+            i = max(range(len(sc)), key=lambda j: abs(sc[j])) + 1
+            want = "#ff0000" if m["scores"][i] > 0 else "#0000ff"
+            check(rects[k * n + i].get("fill") == want, f"{m['method']}: strongest token painted {want}")
+            check(rects[k * n].get("fill") == "#f2f2f2", "BOS grey (fixed)")
 
 
 def test_readme_examples():

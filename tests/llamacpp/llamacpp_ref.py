@@ -10,9 +10,9 @@ package-lock.json pin the package; `ensure_installed()` runs `npm ci` in this
 directory when node_modules is absent (the same pattern as tests/browser).
 
 Why ctypes and not node-llama-cpp's JavaScript API: the JS API needs the
-whole node-llama-cpp package (dozens of npm dependencies) and does not hand
-out all-position logits; the C API gives every number we compare, and the
-binary package alone has no dependencies.
+whole node-llama-cpp package (with its many npm dependencies) and puts its
+own session logic between us and llama.cpp; the C API gives every number we
+compare directly, and the binary package alone has no dependencies.
 
 The C structs. Our declarations follow include/llama.h of that release, but
 llama.h changed its structs several times around it (load_mode replacing
@@ -56,6 +56,7 @@ Every request has "op"; errors give {"error": "..."} (the process goes on).
   {"op":"generate","model":M,"ids":[..],"n":16,"threads":2}
       -> {"ids":[n ids], "gap":[top1 - top2 logit at each step]}
   {"op":"chat_template","model":M,"name":null} -> {"template": S | null}
+  {"op":"chat_builtins"} -> {"names":[..]}: the template names llama.cpp knows
   {"op":"chat","model":M?,"template":S?,"messages":[{"role":..,"content":..}],
    "add_assistant":true} -> {"text":S}; "template" is a template string or
          a built-in name (e.g. "chatml", "llama3"); without it the model's own
@@ -115,7 +116,7 @@ def ensure_installed():
     Returns None, or a message saying why llama.cpp is not available."""
     if os.environ.get("ATTRIB_LLAMACPP_LIB"):
         return None
-    if os.path.exists(os.path.join(BINS, "libllama.v0.5.0.so")) or glob.glob(os.path.join(BINS, "libllama*.so")):
+    if glob.glob(os.path.join(BINS, "libllama*.so")):
         return None
     npm = subprocess.run(["sh", "-c", "command -v npm"], capture_output=True, text=True).stdout.strip()
     if not npm:
@@ -265,6 +266,7 @@ class Llama:
             "llama_model_free": (None, [vp]),
             "llama_version": (cp, []),
             "llama_model_quantize": (C.c_uint32, [cp, cp, vp]),
+            "llama_chat_builtin_templates": (i32, [C.POINTER(cp), C.c_size_t]),
         }
         for name, (res, args) in sig.items():
             f = getattr(L, name)
@@ -416,6 +418,12 @@ class Llama:
         name = req.get("name")
         t = self.L.llama_model_chat_template(m, name.encode() if name else None)
         return {"template": t.decode("utf-8") if t else None}
+
+    def op_chat_builtins(self, req):
+        n = self.L.llama_chat_builtin_templates(None, 0)
+        arr = (C.c_char_p * max(1, n))()
+        n = self.L.llama_chat_builtin_templates(arr, n)
+        return {"names": [arr[i].decode() for i in range(n)]}
 
     def op_chat(self, req):
         tmpl = req.get("template")

@@ -114,7 +114,6 @@ NEW_ARCH_HF_SPECS = [
 # FAIL; wrong numbers still fail. Remove a name once attrib supports the feature
 # (or run with ATTRIB_STRICT_ARCHS=1 to make every refusal a failure).
 PENDING = {
-    "gen-phi3-f32-split-qkv": "phi3 GGUF with separate attn_q/k/v (llama.cpp accepts both)",
     "gen-phi3-f32-partial-rotary": "partial rotary (Phi-4-mini: 96 of 128 dims)",
     "hf-phi3-f32-longrope-partial": "HF longrope rope_scaling and partial_rotary_factor",
     "hf-gemma3-multimodal-f32-swa3": "Gemma3ForConditionalGeneration directories (text_config, language_model.*)",

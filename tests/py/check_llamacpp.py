@@ -28,7 +28,8 @@ Three comparisons:
      not a failure (either choice is within error).
   3. TOKENIZATION. The 450 XSTest prompts plus edge-case strings, BOS/EOS
      added as each tokenizer's configuration says, special-token text not
-     parsed (and, for the edge cases, also parsed), on every tokenizer
+     parsed (and, for the edge cases, also parsed, and also without
+     BOS/EOS), on every tokenizer
      family we have as GGUF: stories260K (SPM, 512), llama-2-tiny-random
      (SPM, Llama-2 32k), SmolLM2's byte-level BPE with tokenizer.ggml.pre =
      smollm / qwen2 / llama-bpe, and stories260K's SPM with
@@ -87,9 +88,21 @@ TOL_EXACT = 1e-4   # F32 arithmetic on both sides; measured <= 2e-5
 TOL_F16 = 4e-2     # activations rounded to F16 on AVX2 CPUs; measured 1.2e-2
 TOL_BF16 = 0.25    # activations rounded to BF16; measured 7.7e-2
 TOL_Q = 1.2        # activations quantised to 8 bits (Q8_0/Q8_1/Q8_K); measured 0.47
+# Gemma's GELU: llama.cpp's CPU backend rounds the GELU input to F16 and reads
+# a table (about 1e-3 relative per activation); attrib computes tanh-GELU
+# exactly, as transformers does. The float64 reference with llama.cpp's table
+# emulated closes most of the gap (docs/architectures.md).
+TOL_GELU = 2e-2   # measured <= 3.6e-3 (gemma3 F32, 7 layers), in F32 and in F32 expansions
 STOK = ["--tokenizer-from", H.STORIES260K]
 SMALL = ["--n-embd", 128, "--n-layer", 2, "--n-head", 4, "--n-head-kv", 2, "--n-ff", 256]
+ARCH_SMALL = ["--n-embd", 128, "--n-layer", 3, "--n-head", 4, "--n-head-kv", 2, "--head-dim", 48, "--n-ff", 256]
 KSHAPE = ["--n-embd", 256, "--n-layer", 2, "--n-head", 4, "--n-head-kv", 2, "--n-ff", 512]
+
+def exact_tol(name):
+    """Tolerance of F32 arithmetic on both sides: TOL_EXACT, except for Gemma,
+    whose GELU llama.cpp reads from an F16 table even in F32 (TOL_GELU)."""
+    return TOL_GELU if "gemma" in name else TOL_EXACT
+
 
 # (name, make_gguf args or a shared GGUF path, tolerance on max |d|).
 # Adding a weight type or an architecture is one line here.
@@ -122,6 +135,40 @@ MODELS = [
     ("llama-q3_k", KSHAPE + ["--dtype", "q3_k", "--untied", "--seed", 118] + STOK, TOL_Q),
     ("llama-iq4_nl", SMALL + ["--dtype", "iq4_nl", "--seed", 119] + STOK, TOL_Q),
     ("llama-iq4_xs", KSHAPE + ["--dtype", "iq4_xs", "--untied", "--seed", 120] + STOK, TOL_Q),
+    # the newer families: every weight type goes through the same dequantisation
+    # as above, so each family gets F32 (exact arithmetic) and quantised rows
+    ("qwen3-f32", ["--arch", "qwen3"] + ARCH_SMALL + ["--seed", 201] + STOK, TOL_EXACT),
+    ("qwen3-q8_0", ["--arch", "qwen3"] + ARCH_SMALL + ["--dtype", "q8_0", "--seed", 202] + STOK, TOL_Q),
+    ("qwen3-q4_k", ["--arch", "qwen3"] + KSHAPE + ["--head-dim", 128, "--dtype", "q4_k", "--seed", 203] + STOK, TOL_Q),
+    ("gemma2-f32-swa8", ["--arch", "gemma2"] + ARCH_SMALL + ["--sliding-window", 8, "--seed", 204] + STOK, TOL_GELU),
+    ("gemma2-q8_0-swa8", ["--arch", "gemma2"] + ARCH_SMALL + ["--sliding-window", 8, "--dtype", "q8_0",
+                                                              "--seed", 205] + STOK, TOL_Q),
+    ("gemma3-f32-swa8", ["--arch", "gemma3", "--n-embd", 128, "--n-layer", 7, "--n-head", 4, "--n-head-kv", 1,
+                         "--head-dim", 64, "--n-ff", 256, "--sliding-window", 8, "--seed", 206] + STOK, TOL_GELU),
+    ("gemma3-f32-ropescale8", ["--arch", "gemma3", "--n-embd", 128, "--n-layer", 7, "--n-head", 4, "--n-head-kv", 1,
+                               "--head-dim", 64, "--n-ff", 256, "--sliding-window", 8, "--rope-scale", 8,
+                               "--seed", 207] + STOK, TOL_GELU),
+    ("gemma3-q4_k-swa8", ["--arch", "gemma3", "--n-embd", 256, "--n-layer", 6, "--n-head", 4, "--n-head-kv", 1,
+                          "--head-dim", 256, "--n-ff", 512, "--sliding-window", 8, "--dtype", "q4_k",
+                          "--seed", 208] + STOK, TOL_Q),
+    ("phi3-f32", ["--arch", "phi3"] + SMALL + ["--seed", 209] + STOK, TOL_EXACT),
+    ("phi3-f32-split-qkv", ["--arch", "phi3"] + SMALL + ["--split-qkv", "--seed", 210] + STOK, TOL_EXACT),
+    # the short factors: llama.cpp takes the long ones only for a context over the original length
+    ("phi3-f32-longrope", ["--arch", "phi3"] + SMALL + ["--longrope", "--n-ctx", 131072, "--orig-ctx", 4096,
+                                                        "--seed", 211] + STOK, TOL_EXACT),
+    ("phi3-q8_0", ["--arch", "phi3"] + SMALL + ["--dtype", "q8_0", "--seed", 212] + STOK, TOL_Q),
+    # the published shapes (widths, heads, head dimensions, FFN), with few
+    # layers and a small vocabulary to keep the files small
+    ("preset-qwen3-0.6b", ["--preset", "qwen3-0.6b", "--n-layer", 2, "--n-vocab", 512, "--dtype", "q8_0",
+                           "--seed", 221] + STOK, TOL_Q),
+    ("preset-gemma3-270m", ["--preset", "gemma3-270m", "--n-layer", 6, "--n-vocab", 512, "--dtype", "q8_0",
+                            "--seed", 222] + STOK, TOL_Q),
+    ("preset-gemma3-1b", ["--preset", "gemma3-1b", "--n-layer", 2, "--n-vocab", 512, "--dtype", "q8_0",
+                          "--seed", 223] + STOK, TOL_Q),
+    ("preset-gemma2-2b", ["--preset", "gemma2-2b", "--n-layer", 2, "--n-vocab", 512, "--dtype", "q8_0",
+                          "--seed", 224] + STOK, TOL_Q),
+    ("preset-phi3-mini-4k", ["--preset", "phi3-mini-4k", "--n-layer", 1, "--n-vocab", 512, "--dtype", "q8_0",
+                             "--seed", 225] + STOK, TOL_Q),
 ]
 
 # Negative controls: (name, base row, how llama.cpp's copy is broken). Each
@@ -135,6 +182,8 @@ NEGATIVE = [
     ("NEG rope on Q4_K", "llama-q4_k", "rope"),
     ("NEG bias on Q8_0", "qwen2-q8_0-untied", "nobias"),
     ("NEG Q4_0 nibble order", "llama-q4_0", "nibbles"),
+    ("NEG transposed attn_output, gemma3", "gemma3-f32-swa8", "transpose"),
+    ("NEG transposed attn_output, phi3", "phi3-f32", "transpose"),
 ]
 
 # Tokenizer GGUFs: (name, make_gguf args or path, extra metadata for a copy)
@@ -319,10 +368,10 @@ def attrib_generate(path, ids, n):
     return json.loads(p.stdout)["ids"]
 
 
-def attrib_tokenize(tmp, path, texts, parse_special):
+def attrib_tokenize(tmp, path, texts, parse_special, add_special=True):
     rpath = os.path.join(tmp, "tok.json")
     with open(rpath, "w", encoding="utf-8") as fh:
-        json.dump({"texts": texts, "add_special": True, "parse_special": parse_special}, fh)
+        json.dump({"texts": texts, "add_special": add_special, "parse_special": parse_special}, fh)
     p = subprocess.run([H.test_tool("tokenize_dump"), path, rpath], capture_output=True,
                        text=True)
     if p.returncode != 0:
@@ -414,19 +463,19 @@ def check_logits(args, tmp, ll, rows, failures):
                 _compare(rows, failures, name, label, a, r, tol)
                 if dq:
                     r = ll(op="logits", model=dq, ids=ids, all=all_pos, threads=2)["logits"]
-                    _compare(rows, failures, name, label + " vs F32 dequant", a, r, TOL_EXACT)
+                    _compare(rows, failures, name, label + " vs F32 dequant", a, r, exact_tol(name))
             # greedy: against llama.cpp in F32 arithmetic where there is a
             # dequantised copy (ties then mean < TOL_EXACT apart)
             check_greedy(rows, failures, ll, name, path, dq or path, short[:8],
-                         TOL_EXACT if dq else tol)
+                         exact_tol(name) if dq else tol)
         except Exception as e:
             rows.append((name, "ERROR", str(e)[:60], "", "FAIL"))
             failures.append("%s: %s" % (name, e))
-    # negative controls: must exceed the tolerance of the comparison they attack
+    # negative controls: each must exceed the loosest tolerance of the table
     for name, base, kind in NEGATIVE:
         if base not in table:
             continue
-        path, tol = table[base]
+        path = table[base][0]
         V, nh, nkv = model_header(path)
         broken = gguf_copy(path, os.path.join(tmp, "broken-%s-%s.gguf" % (base, kind)),
                            edit=break_model(kind, nh, nkv))
@@ -444,7 +493,7 @@ def check_logits(args, tmp, ll, rows, failures):
         rows.append((name, "last@32", "%.2e" % d, "%.2g" % tol,
                      "ok (caught)" if caught else "FAIL (not caught)"))
         if not caught:
-            failures.append("%s: broken model within tolerance (%.3e <= %.0e)" % (name, d, tol))
+            failures.append("%s: broken model within tolerance (%.3e <= %.2g)" % (name, d, tol))
 
 
 def is_all_f32(path):
@@ -480,11 +529,12 @@ def check_tokenize(args, tmp, ll, rows, failures):
                 if not ok:
                     failures.append("tokenize %s: llama.cpp ignores %s" % (name, set_kv))
             seen[path] = r
-            for label, texts, parse in (("xstest 450", prompts, False),
-                                        ("edge cases", EDGE_TEXTS, False),
-                                        ("edge cases, parse_special", EDGE_TEXTS, True)):
-                a = attrib_tokenize(tmp, path, texts, parse)
-                r = ll(op="tokenize", model=path, texts=texts, add_special=True,
+            for label, texts, parse, add in (("xstest 450", prompts, False, True),
+                                             ("edge cases", EDGE_TEXTS, False, True),
+                                             ("edge cases, parse_special", EDGE_TEXTS, True, True),
+                                             ("edge cases, no BOS/EOS", EDGE_TEXTS, False, False)):
+                a = attrib_tokenize(tmp, path, texts, parse, add)
+                r = ll(op="tokenize", model=path, texts=texts, add_special=add,
                        parse_special=parse)["ids"]
                 bad = [i for i in range(len(texts)) if a[i] != r[i]]
                 ok = not bad
@@ -541,8 +591,8 @@ def main():
         for f in failures:
             print("  " + f)
         sys.exit(1)
-    print("OK: attrib agrees with llama.cpp on every logit (within each row's tolerance), "
-          "greedy continuation and tokenization")
+    print("OK: attrib agrees with llama.cpp in every comparison run (logits within each row's "
+          "tolerance, greedy token for token, tokenization exactly)")
 
 
 if __name__ == "__main__":

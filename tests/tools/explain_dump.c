@@ -4,7 +4,8 @@
  *
  * usage: explain_dump MODEL IDS METHOD [key=value ...]
  *   IDS: comma-separated token ids (including any BOS)
- *   keys: target=logit|logprob|prob|diff token=N token2=N steps=N
+ *   keys: target=logit|logprob|prob|diff token=N token2=N steps=N (fixed rule)
+ *         tol=F max_steps=N (adaptive IG; without steps or tol: the library default)
  *         rule=gl|left|right|middle|trapezoid mask=token|zero|delete|attention
  *         mask_token=N samples=N seed=N window=N stride=N batch=N span=B:E
  *         norm=l1|l2 on_gxi=0|1 noise=F threads=N probe=FILE (target = the probe's logit)
@@ -45,7 +46,9 @@ int main(int argc, char **argv) {
                           : !strcmp(v, "prob") ? ATTRIB_TARGET_PROB : ATTRIB_TARGET_LOGIT_DIFF;
         } else if (!strcmp(k, "token")) o.target.token = atoi(v);
         else if (!strcmp(k, "token2")) o.target.token2 = atoi(v);
-        else if (!strcmp(k, "steps")) o.ig_steps = atoi(v);
+        else if (!strcmp(k, "steps")) o.ig_steps = atoi(v), o.ig_tol = 0;
+        else if (!strcmp(k, "tol")) o.ig_tol = atof(v);
+        else if (!strcmp(k, "max_steps")) o.ig_max_steps = atoi(v);
         else if (!strcmp(k, "rule")) {
             o.ig_rule = !strcmp(v, "gl") ? ATTRIB_IG_GAUSS_LEGENDRE : !strcmp(v, "left") ? ATTRIB_IG_LEFT
                       : !strcmp(v, "right") ? ATTRIB_IG_RIGHT : !strcmp(v, "middle") ? ATTRIB_IG_MIDDLE : ATTRIB_IG_TRAPEZOID;
@@ -108,6 +111,19 @@ int main(int argc, char **argv) {
                                "completeness_relative", isnan(r->completeness_relative) ? -1.0 : r->completeness_relative,
                                "n_forward", (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds",
                                r->seconds);
+    if (r->ig_n_nodes > 0) { /* the IG rule actually used */
+        json_t *nodes = json_array(), *weights = json_array();
+        for (int k = 0; k < r->ig_n_nodes; k++) {
+            json_array_append_new(nodes, json_real(r->ig_nodes[k]));
+            json_array_append_new(weights, json_real(r->ig_weights[k]));
+        }
+        json_object_set_new(o_json, "ig_nodes", nodes);
+        json_object_set_new(o_json, "ig_weights", weights);
+        json_object_set_new(o_json, "ig_pieces", json_integer(r->ig_pieces));
+        json_object_set_new(o_json, "ig_cap_reached", json_boolean(r->ig_cap_reached));
+        json_object_set_new(o_json, "ig_error_bound", isnan(r->ig_error_bound) ? json_null() : json_real(r->ig_error_bound));
+        json_object_set_new(o_json, "completeness_delta", json_real(r->completeness_delta));
+    }
     char *txt = json_dumps(o_json, JSON_COMPACT);
     puts(txt);
     free(txt);

@@ -9,6 +9,7 @@
 
 #include "attrib.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -118,5 +119,8 @@ char *cli_chat_trim(const cli_chat *c, const char *text);
 int cmd_probe(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+
+/* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD (cmd_tokenize.c). */
+json_t *cli_json_bytes(const char *s, size_t n);
 
 #endif

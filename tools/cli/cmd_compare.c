@@ -12,11 +12,14 @@
  * Every prompt is computed on its own, with a seed derived from its index
  * in the dataset, so the records of a sharded run (--shard K/N) are the
  * records of the unsharded run, and `--merge` of the shards reproduces it.
+ * A row that is too long or fails is recorded and the run goes on; finished
+ * rows are journaled as they finish, so a stopped run resumes (compare_rows.c).
  */
 #include "compare.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -45,7 +48,8 @@ static const char *HELP_FMT =
     "methods:\n"
     "  --methods LIST       comma-separated (default occlusion,saliency,gxi,ig,shapley;\n"
     "                       also smoothgrad, kernelshap, lime)\n"
-    "  --steps N            IG steps (32)      --samples N  Shapley permutations (25)\n"
+    "  --steps N            fixed-rule IG steps (default: adaptive IG, tolerance 1%)\n"
+    "  --samples N          Shapley permutations (25)\n"
     "  --mask KIND          token | zero | delete | attention: how occlusion, Shapley and the\n"
     "                       faithfulness metrics remove a token, and IG's baseline (token)\n"
     "  --seed N             base seed; each prompt's seed derives from it and its index (0)\n"
@@ -60,8 +64,24 @@ static const char *HELP_FMT =
     "  --csv FILE           one row per prompt x method x token (spreadsheet-safe)\n"
     "  --json               print the JSON document to standard output instead of the table\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
+    "  --compute MODE       exact (default) | fast: forward passes multiply Q8_0/Q4_0/Q4_K/Q5_K/Q6_K\n"
+    "                       weights by activations rounded to 8 bits (integer dot products, like\n"
+    "                       llama.cpp); faster, scores differ slightly; gradients stay exact\n"
     "  -q, --quiet          no progress on standard error\n"
     "  --progress           progress even when standard error is not a terminal\n"
+    "long runs (docs/compare.md):\n"
+    "  --too-long POLICY    a prompt longer than the model's context (template included):\n"
+    "                       skip (default: recorded in \"skipped\", the run goes on), truncate\n"
+    "                       (its end cut off to fit), or error (the run stops)\n"
+    "  --resume             continue a stopped run: with --out FILE, every finished prompt is\n"
+    "                       appended to FILE.partial.jsonl as it finishes; --resume reuses them\n"
+    "                       (same model, data and settings, else refused) and computes the rest.\n"
+    "                       Ctrl-C (SIGINT) or SIGTERM stops at the next method boundary; the\n"
+    "                       journal keeps every finished prompt\n"
+    "  scripts/compare-sharded.sh runs shards with GNU parallel (local or --sshlogin hosts),\n"
+    "  scripts/compare.sbatch as a Slurm job array; both merge with --merge\n"
+    "exit status: 0 done; 1 error; 2 misuse; 3 done, but some rows failed in a method (listed\n"
+    "  in \"failed\", left out of the figures); 130 / 143 stopped by SIGINT / SIGTERM (resumable)\n"
     "\n"
     "example (the README's results):\n"
     "  attrib probe train ../shared/models/stories260K/stories260K-f32.gguf --out probe.gguf ...\n"
@@ -75,6 +95,8 @@ typedef struct compare_args {
     cli_data_opts data;
     int methods[MAX_METHODS], n_methods;
     int steps, samples, mask, threads, json, quiet, progress, curve_points, random_orders, bootstrap, n_fractions;
+    int too_long, resume; /* COMPARE_TOO_LONG_*; --resume */
+    int compute;          /* --compute: attrib_compute of the forward passes */
     double fractions[8];
     uint64_t seed;
     char **merge;
@@ -173,12 +195,25 @@ static int parse(int argc, char **argv, compare_args *a) {
             a->csv = v, i++;
         } else if (!strcmp(k, "--json")) {
             a->json = 1;
+        } else if (!strcmp(k, "--too-long")) {
+            static const char *policies[] = {"skip", "truncate", "error"};
+            a->too_long = -1;
+            for (int j = 0; j < 3 && v; j++)
+                if (!strcmp(v, policies[j])) a->too_long = j;
+            if (a->too_long < 0) return cli_usage_error("compare", "--too-long takes skip, truncate or error");
+            i++;
+        } else if (!strcmp(k, "--resume")) {
+            a->resume = 1;
         } else if (!strcmp(k, "--progress")) {
             a->progress = 1;
         } else if (cli_is(k, "-q", "--quiet")) {
             a->quiet = 1;
         } else if (cli_is(k, "-t", "--threads")) {
             if (!cli_parse_int("compare", k, v, 1, 1024, &a->threads)) return 2;
+            i++;
+        } else if (!strcmp(k, "--compute")) {
+            if (!v || (strcmp(v, "exact") && strcmp(v, "fast"))) return cli_usage_error("compare", "--compute takes exact or fast");
+            a->compute = !strcmp(v, "fast");
             i++;
         } else if (k[0] == '-' && k[1]) {
             return cli_usage_error("compare", "unknown option '%s'", k);
@@ -191,6 +226,8 @@ static int parse(int argc, char **argv, compare_args *a) {
     if (!a->model) return cli_usage_error("compare", "missing MODEL");
     if (!a->probe_path && !a->data.template_arg)
         return cli_usage_error("compare", "choose a classifier: --probe FILE, or --template judge (a model that can judge)");
+    if (a->resume && !a->out)
+        return cli_usage_error("compare", "--resume needs --out FILE: the finished prompts are kept in FILE.partial.jsonl");
     return 0;
 }
 
@@ -259,8 +296,14 @@ static json_t *method_settings(const attrib_explain_options *o) {
     switch (o->method) {
     case ATTRIB_METHOD_SALIENCY: json_object_set_new(s, "norm", json_string(o->norm == ATTRIB_NORM_L1 ? "l1" : "l2")); break;
     case ATTRIB_METHOD_INTEGRATED_GRADIENTS:
-        json_object_set_new(s, "steps", json_integer(o->ig_steps));
-        json_object_set_new(s, "rule", json_string("gauss-legendre"));
+        if (o->ig_tol > 0) { /* adaptive (the default): evaluations per prompt vary; see each result's cost */
+            json_object_set_new(s, "rule", json_string("adaptive"));
+            json_object_set_new(s, "tol", json_real(o->ig_tol));
+            json_object_set_new(s, "max_steps", json_integer(o->ig_max_steps));
+        } else {
+            json_object_set_new(s, "steps", json_integer(o->ig_steps));
+            json_object_set_new(s, "rule", json_string("gauss-legendre"));
+        }
         json_object_set_new(s, "baseline", json_string(o->mask == ATTRIB_MASK_ZERO ? "zero embeddings" : "mask token embeddings"));
         break;
     case ATTRIB_METHOD_SMOOTHGRAD:
@@ -321,7 +364,7 @@ static attrib_explain_options base_options(const run_ctx *rc, attrib_method meth
     if ((method == ATTRIB_METHOD_INTEGRATED_GRADIENTS || method == ATTRIB_METHOD_SMOOTHGRAD) &&
         (o.mask == ATTRIB_MASK_DELETE || o.mask == ATTRIB_MASK_ATTENTION))
         o.mask = ATTRIB_MASK_TOKEN;
-    if (a->steps) o.ig_steps = a->steps;
+    if (a->steps) o.ig_steps = a->steps, o.ig_tol = 0; /* --steps: the fixed rule; else adaptive */
     if (a->samples && method == ATTRIB_METHOD_SHAPLEY_SAMPLED) o.samples = a->samples;
     o.seed = seed;
     return o;
@@ -347,15 +390,33 @@ static json_t *faith_json(const attrib_faithfulness *f) {
                      (json_int_t)f->n_evaluations);
 }
 
-/* Runs every method on prompt I; returns its record or NULL after printing. */
-static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i) {
+static bool g_progress_line; /* a progress line is on standard error: start a new line */
+
+/* A row that fails is recorded and the run goes on: the message is printed
+ * and kept in WHY with the STAGE (the method) it failed in. */
+static void row_failed(char *why, size_t cap, const char **stage, const char *stage_name, const char *id, const char *msg) {
+    if (msg != why) snprintf(why, cap, "%s", msg);
+    *stage = stage_name;
+    fprintf(stderr, "%sattrib: error: prompt %s, %s: %s (recorded in \"failed\"; the run goes on)\n", g_progress_line ? "\n" : "", id,
+            stage_name, msg);
+}
+
+/* The test hook for a failing method: ATTRIB_TEST_FAIL="ID:METHOD" makes
+ * METHOD fail on the row with id ID (tests/py/check_compare_rows.py). */
+static bool test_fail(const char *id, const char *method) {
+    const char *h = getenv("ATTRIB_TEST_FAIL"), *colon = h ? strrchr(h, ':') : NULL;
+    return colon && (size_t)(colon - h) == strlen(id) && !strncmp(h, id, strlen(id)) && !strcmp(colon + 1, method);
+}
+
+/* Runs every method on prompt I, rendered as P (freed here); returns its
+ * record, or NULL with the reason in WHY and the method in *STAGE (WHY is
+ * empty when the run was interrupted between methods). */
+static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i, attrib_prompt *p, char *why, size_t cap,
+                          const char **stage) {
     const compare_args *a = rc->a;
-    attrib_prompt *p = NULL;
-    attrib_status s = attrib_template_apply(rc->tok, rc->tmpl, rows->text[i], strlen(rows->text[i]), &p);
-    if (s) {
-        fprintf(stderr, "attrib: error: prompt %s: %s\n", rows->id[i], attrib_last_error());
-        return NULL;
-    }
+    attrib_status s;
+    why[0] = '\0';
+    *stage = NULL;
     const uint64_t seed = prompt_seed(a->seed, rows->index[i]);
     attrib_result *res[MAX_METHODS] = {0};
     json_t *rec = NULL;
@@ -373,7 +434,7 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i) {
                     "text", rows->text[i], "rendered", p->rendered, "label", rows->label[i], "score", "predicted", 0, "tokens", tokens,
                     "span", p->span_begin, p->span_end, "file", rows->file[i]);
     if (!rec) {
-        fprintf(stderr, "attrib: error: prompt %s: cannot build its record (invalid UTF-8?)\n", rows->id[i]);
+        row_failed(why, cap, stage, "record", rows->id[i], "cannot build its record (invalid UTF-8?)");
         goto done;
     }
     json_t *methods = json_object();
@@ -381,8 +442,13 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i) {
     for (int k = 0; k < a->n_methods; k++) {
         attrib_explain_options o = base_options(rc, (attrib_method)a->methods[k], p, seed);
         const double t0 = cli_now();
+        if (compare_interrupted()) goto fail; /* stop between methods: the prompt is redone on --resume */
+        if (test_fail(rows->id[i], attrib_method_name(o.method))) {
+            row_failed(why, cap, stage, attrib_method_name(o.method), rows->id[i], "failure forced by the test hook ATTRIB_TEST_FAIL");
+            goto fail;
+        }
         if ((s = attrib_explain(rc->m, p->ids, p->n, &o, &res[k]))) {
-            fprintf(stderr, "attrib: error: prompt %s, %s: %s\n", rows->id[i], attrib_method_name(o.method), attrib_last_error());
+            row_failed(why, cap, stage, attrib_method_name(o.method), rows->id[i], attrib_last_error());
             goto fail;
         }
         const double secs = cli_now() - t0;
@@ -397,8 +463,9 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i) {
         attrib_explain_options fopt = o;
         fopt.mask = (attrib_mask_kind)a->mask; /* every method's ranking judged by the same intervention */
         if ((s = attrib_faithfulness_eval(rc->m, p->ids, p->n, &fopt, res[k]->scores, res[k]->n_features, &fo, &f))) {
-            fprintf(stderr, "attrib: error: prompt %s, faithfulness of %s: %s\n", rows->id[i], attrib_method_name(o.method),
-                    attrib_last_error());
+            char msg[512];
+            snprintf(msg, sizeof msg, "faithfulness: %s", attrib_last_error());
+            row_failed(why, cap, stage, attrib_method_name(o.method), rows->id[i], msg);
             goto fail;
         }
         json_t *scores = json_array();
@@ -504,6 +571,8 @@ int cmd_compare(int argc, char **argv) {
     cli_rows rows;
     memset(&rows, 0, sizeof rows);
     json_t *doc = NULL, *prompts = NULL;
+    compare_journal journal;
+    memset(&journal, 0, sizeof journal);
     rc = 1;
     /* --template auto / chat need the model's tokenizer: resolved below */
     const char *targ = a.data.template_arg;
@@ -515,6 +584,7 @@ int cmd_compare(int argc, char **argv) {
     if ((rc = cli_data_load(&a.data, &rows))) goto done;
     rc = 1;
     if (!(m = cli_load_model(a.model, a.threads, false))) goto done;
+    attrib_model_set_compute(m, a.compute ? ATTRIB_COMPUTE_FAST : ATTRIB_COMPUTE_EXACT);
     rcx.m = m;
     rcx.tok = attrib_model_tokenizer(m);
     if (!rcx.tok) {
@@ -598,6 +668,8 @@ int cmd_compare(int argc, char **argv) {
                              a.curve_points, "random_orders", a.random_orders, "bootstrap", a.bootstrap, "machine", "cpu",
                              cpu ? cpu : "unknown", "threads", a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                              "blas", openblas_get_config(), "backend", "CPU");
+    if (prov) /* the compute mode changes the numbers: shards to merge must agree on it */
+        json_object_set_new(prov, "compute", json_string(a.compute ? "fast" : "exact"));
     free(cpu);
     prompts = json_array();
     doc = json_pack("{s:s, s:o, s:o, s:o, s:o}", "schema", COMPARE_SCHEMA, "provenance", prov, "methods", methods, "pairs", pairs,
@@ -608,21 +680,107 @@ int cmd_compare(int argc, char **argv) {
     }
     /* progress: on a terminal (or when asked), naming the methods, with rate and ETA */
     const bool show_progress = !a.quiet && (a.progress || isatty(2));
+    g_progress_line = show_progress;
     char methods_arg[256] = "";
     for (int k = 0; k < a.n_methods; k++)
         snprintf(methods_arg + strlen(methods_arg), sizeof methods_arg - strlen(methods_arg), "%s%s", k ? "," : "",
                  attrib_method_name((attrib_method)a.methods[k]));
-    for (int i = 0; i < rows.n; i++) {
-        json_t *rec = run_prompt(&rcx, &rows, i);
-        if (!rec) goto done;
-        json_array_append_new(prompts, rec);
+    /* rows that are not computed are listed beside the prompts; finished rows
+     * go to the journal as they finish (compare_rows.c) */
+    json_t *skipped = json_array(), *failed = json_array();
+    json_object_set_new(doc, "skipped", skipped);
+    json_object_set_new(doc, "failed", failed);
+    const int n_ctx = attrib_model_get_info(m)->n_ctx_train;
+    if (a.out) {
+        json_t *identity = compare_run_identity(doc);
+        const int jr = identity ? compare_journal_open(&journal, a.out, identity, a.resume, a.quiet) : 1;
+        json_decref(identity);
+        if (jr) {
+            rc = jr;
+            goto done;
+        }
+    }
+    compare_signals_install();
+    int n_computed = 0, n_resumed = 0;
+    const double t_loop = cli_now();
+    for (int i = 0; i < rows.n && !compare_interrupted(); i++) {
+        json_t *old = compare_journal_find(&journal, rows.index[i]);
+        if (old && (!json_object_get(old, "truncated") || a.too_long == COMPARE_TOO_LONG_TRUNCATE)) {
+            json_array_append(prompts, old); /* finished before the run was stopped */
+            n_resumed++;
+            continue;
+        }
+        attrib_prompt *p = NULL;
+        int n_tok = 0;
+        char why[1024] = "";
+        const char *stage = NULL, *kind = "prompt";
+        const int pr = compare_prepare_prompt(rcx.tok, rcx.tmpl, rows.text[i], n_ctx, a.too_long, &p, &n_tok, why, sizeof why);
+        json_t *entry = NULL;
+        if (pr == 1 && a.too_long == COMPARE_TOO_LONG_ERROR) {
+            fprintf(stderr, "%sattrib: error: prompt %s (index %lld): %s (--too-long error)\n", show_progress ? "\n" : "", rows.id[i],
+                    (long long)rows.index[i], why);
+            if (a.out)
+                fprintf(stderr, "  the finished prompts are kept in %s: continue with --too-long skip (or truncate) and --resume\n",
+                        journal.path);
+            goto done;
+        } else if (pr == 1) {
+            kind = "skipped";
+            entry = compare_row_note(&rows, i, why, NULL, n_tok, n_ctx);
+        } else if (pr == 2) {
+            kind = "failed";
+            row_failed(why, sizeof why, &stage, "template", rows.id[i], why);
+            entry = compare_row_note(&rows, i, why, stage, n_tok, n_ctx);
+        } else {
+            const int n_used = p->n;
+            entry = run_prompt(&rcx, &rows, i, p, why, sizeof why, &stage);
+            if (!entry && !why[0]) break; /* interrupted between methods: this prompt is redone on --resume */
+            if (!entry) {
+                kind = "failed";
+                entry = compare_row_note(&rows, i, why, stage, n_tok, n_ctx);
+            } else if (n_tok > n_used) {
+                json_object_set_new(entry, "truncated", json_pack("{s:i, s:i}", "n_tokens", n_tok, "n_ctx", n_ctx));
+            }
+        }
+        if (!entry) {
+            fprintf(stderr, "attrib: error: out of memory\n");
+            goto done;
+        }
+        if (compare_journal_append(&journal, kind, entry)) {
+            json_decref(entry);
+            goto done;
+        }
+        json_array_append_new(!strcmp(kind, "prompt") ? prompts : !strcmp(kind, "skipped") ? skipped : failed, entry);
+        n_computed++;
         if (show_progress) {
-            const double el = cli_now() - t_start, rate = (i + 1) / el;
-            fprintf(stderr, "\r  %s  prompt %d/%d  %.2f prompts/s  ETA %.0f s   ", methods_arg, i + 1, rows.n, rate,
-                    (rows.n - i - 1) / rate);
+            /* the rate counts the rows computed by this process (not those resumed) */
+            const int done_rows = i + 1, left = rows.n - done_rows;
+            const double rate = n_computed / (cli_now() - t_loop), eta = left / rate;
+            fprintf(stderr, "\r  %s  prompt %d/%d", methods_arg, done_rows, rows.n);
+            if (n_resumed) fprintf(stderr, " (%d resumed)", n_resumed);
+            if (json_array_size(skipped) || json_array_size(failed))
+                fprintf(stderr, "  %zu skipped, %zu failed", json_array_size(skipped), json_array_size(failed));
+            fprintf(stderr, "  %.2f prompts/s  ETA ", rate);
+            if (eta < 120) fprintf(stderr, "%.0f s   ", eta);
+            else fprintf(stderr, "%d:%02d:%02d   ", (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
         }
     }
     if (show_progress && rows.n) fputc('\n', stderr);
+    const size_t n_fin = json_array_size(prompts) + json_array_size(skipped) + json_array_size(failed);
+    if (compare_interrupted() && n_fin < (size_t)rows.n) { /* (a signal after the last row: the run is complete) */
+        const int sig = compare_interrupted();
+        fprintf(stderr, "attrib: stopped by %s after %zu of %d rows.\n", sig == SIGTERM ? "SIGTERM" : "SIGINT", n_fin, rows.n);
+        if (a.out) {
+            json_t *cmd = command_line(argc, argv);
+            fprintf(stderr, "  the finished rows are kept in %s; to continue, run the same command with --resume:\n  %s%s\n",
+                    journal.path, json_string_value(cmd) ? json_string_value(cmd) : "attrib compare ...", a.resume ? "" : " --resume");
+            json_decref(cmd);
+        } else {
+            fprintf(stderr, "  nothing was kept: give --out FILE to keep finished prompts and --resume a stopped run\n");
+        }
+        rc = 128 + sig;
+        goto done;
+    }
+    if (n_resumed) json_object_set_new(prov, "resumed", json_pack("{s:i, s:s}", "prompts", n_resumed, "journal", journal.path));
     json_object_set_new(prov, "wall_seconds", json_real(cli_now() - t_start));
     json_object_set_new(prov, "peak_rss_mb", num(peak_rss_mb()));
     if (compare_summarize(doc, a.bootstrap, a.seed)) goto done;
@@ -647,8 +805,10 @@ int cmd_compare(int argc, char **argv) {
     } else {
         compare_print_table(stdout, doc);
     }
-    rc = 0;
+    compare_journal_close(&journal, true); /* the document holds every row now */
+    rc = json_array_size(json_object_get(doc, "failed")) ? COMPARE_EXIT_ROWS_FAILED : 0;
 done:
+    compare_journal_close(&journal, false);
     json_decref(doc);
     free(tmpl);
     cli_rows_free(&rows);

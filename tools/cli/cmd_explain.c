@@ -69,8 +69,11 @@ static const char *HELP =
     "  --mask-token-id N    replacement token for --mask token\n"
     "  --baseline TEXT      IG baseline: a text with the same number of tokens as TEXT\n"
     "gradient methods:\n"
-    "  --steps N            IG steps (default 32)\n"
-    "  --rule R             gl | left | right | middle | trapezoid (default gl: Gauss-Legendre)\n"
+    "  --ig-tol F           adaptive IG (the default): refine until the completeness delta is\n"
+    "                       within F x |f(input) - f(baseline)| (default 0.01; 0 = fixed rule)\n"
+    "  --max-steps N        adaptive IG: at most N gradient evaluations (default 512)\n"
+    "  --steps N            fixed-rule IG with N steps (chooses the fixed rule)\n"
+    "  --rule R             fixed rule: gl | left | right | middle | trapezoid (default gl)\n"
     "  --norm L             l2 | l1: saliency norm over the embedding (default l2)\n"
     "  --samples N          SmoothGrad samples (16); Shapley permutations (25);\n"
     "                       KernelSHAP / LIME coalitions (256); at most 65536\n"
@@ -84,6 +87,9 @@ static const char *HELP =
     "  --batch N            sequences per pass (default: fit --memory-mb)\n"
     "  --memory-mb N        memory budget for batched passes (256)\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
+    "  --compute MODE       exact (default) | fast: forward passes multiply Q8_0/Q4_0/Q4_K/Q5_K/Q6_K\n"
+    "                       weights by activations rounded to 8 bits (integer dot products, like\n"
+    "                       llama.cpp); faster, logits differ slightly; gradients stay exact\n"
     "output:\n"
     "  --format F           term | json | csv | html on standard output (default term: a heat map\n"
     "                       on a terminal, aligned columns otherwise)\n"
@@ -91,7 +97,13 @@ static const char *HELP =
     "                       scores (several methods: also a \"methods\" array)\n"
     "  --html FILE          also write a self-contained HTML report (opens from file://)\n"
     "  --csv FILE           also write CSV: one row per method x token\n"
+    "  --svg FILE           also write the heat map as an SVG figure (for papers and slides)\n"
     "  --progress           progress on standard error even when it is not a terminal\n"
+    "data set (instead of TEXT; no labels or classifier needed):\n"
+    "  --data FILE          explain every row's text (CSV, JSON or JSONL; --text-col NAME,\n"
+    "                       --limit N, --sample N, --shard K/N as for compare)\n"
+    "  -o, --out FILE       with --data: one JSON document per row, as JSON lines (default:\n"
+    "                       standard output); --csv and --html then cover every row\n"
     "  --color WHEN         auto | always | never (auto: colour on a terminal unless NO_COLOR;\n"
     "                       24-bit when COLORTERM is truecolor or 24bit, else 256 colours)\n"
     "\n"
@@ -99,7 +111,8 @@ static const char *HELP =
     "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time there was a\"\n"
     "  attrib explain MODEL \"Is this request harmful? Answer:\" --method occlusion --target diff \\\n"
     "      --token \" Yes\" --token2 \" No\"\n"
-    "  attrib explain MODEL \"How can I kill a Python process?\" --method ig,occlusion,saliency --html report.html\n";
+    "  attrib explain MODEL \"How can I kill a Python process?\" --method ig,occlusion,saliency --html report.html\n"
+    "  attrib explain MODEL --data prompts.csv --method ig,occlusion -o runs.jsonl --csv runs.csv --html runs.html\n";
 
 enum { FORMAT_TERM, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML };
 
@@ -112,8 +125,11 @@ typedef struct args {
     attrib_method methods[ATTRIB_METHOD_COUNT_];
     int n_methods, samples;
     int threads, format, words, color, memory_mb, progress;
+    int compute; /* --compute: attrib_compute of the forward passes */
     size_t text_len;
     bool judge; /* the target is the template's label words */
+    cli_data_opts data; /* --data FILE: explain every row */
+    const char *out_path, *svg_path;
     bool show_prompt; /* --show-prompt: print the prompt and stop */
 } args;
 
@@ -167,6 +183,8 @@ static int parse_args(int argc, char **argv, args *a) {
     static const char *rules[] = {"gl", "left", "right", "middle", "trapezoid"};
     static const char *norms[] = {"l2", "l1"};
     attrib_explain_options o = a->o;
+    int fixed_rule = 0;  /* --steps or --rule given */
+    double ig_tol = -1;  /* --ig-tol given */
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -211,8 +229,15 @@ static int parse_args(int argc, char **argv, args *a) {
             o.mask = (attrib_mask_kind)x;
         } else if (!strcmp(k, "--mask-token-id")) { INT_OPT(0, 1 << 24, o.mask_token);
         } else if (!strcmp(k, "--baseline")) { NEED_VALUE(); a->baseline = v;
-        } else if (!strcmp(k, "--steps")) { INT_OPT(1, 4096, o.ig_steps);
+        } else if (!strcmp(k, "--steps")) { INT_OPT(1, 4096, o.ig_steps); fixed_rule = 1;
+        } else if (!strcmp(k, "--max-steps")) { INT_OPT(8, 65536, o.ig_max_steps);
+        } else if (!strcmp(k, "--ig-tol")) {
+            NEED_VALUE();
+            char *end;
+            ig_tol = strtod(v, &end);
+            if (*end || !(ig_tol >= 0 && ig_tol < 1)) return cli_usage_error("explain", "--ig-tol takes a number in [0, 1)");
         } else if (!strcmp(k, "--rule")) {
+            fixed_rule = 1;
             NEED_VALUE();
             if (!parse_kind(v, rules, 5, &x)) return cli_usage_error("explain", "--rule takes gl, left, right, middle or trapezoid");
             o.ig_rule = (attrib_ig_rule)x;
@@ -238,14 +263,22 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (!strcmp(k, "--batch")) { INT_OPT(1, 1 << 20, o.batch);
         } else if (!strcmp(k, "--memory-mb")) { INT_OPT(16, 1 << 20, a->memory_mb);
         } else if (cli_is(k, "-t", "--threads")) { INT_OPT(1, 1024, a->threads);
+        } else if (!strcmp(k, "--compute")) {
+            NEED_VALUE();
+            static const char *modes[] = {"exact", "fast"};
+            if (!parse_kind(v, modes, 2, &a->compute)) return cli_usage_error("explain", "--compute takes exact or fast");
         } else if (!strcmp(k, "--json")) { a->format = FORMAT_JSON;
         } else if (!strcmp(k, "--format")) {
             NEED_VALUE();
             static const char *formats[] = {"term", "json", "csv", "html"};
             if (!parse_kind(v, formats, 4, &a->format)) return cli_usage_error("explain", "--format takes term, json, csv or html");
         } else if (!strcmp(k, "--progress")) { a->progress = 1;
+        } else if (cli_is(k, "-o", "--out")) { NEED_VALUE(); a->out_path = v;
+        } else if (strcmp(k, "--template") && (x = cli_data_option("explain", argc, argv, &i, &a->data)) != 0) {
+            if (x < 0) return 2;
         } else if (!strcmp(k, "--html")) { NEED_VALUE(); a->html_path = v;
         } else if (!strcmp(k, "--csv")) { NEED_VALUE(); a->csv_path = v;
+        } else if (!strcmp(k, "--svg")) { NEED_VALUE(); a->svg_path = v;
         } else if (!strcmp(k, "--color")) {
             NEED_VALUE();
             a->color = !strcmp(v, "always") ? 1 : !strcmp(v, "never") ? 0 : !strcmp(v, "auto") ? -1 : -2;
@@ -263,8 +296,15 @@ static int parse_args(int argc, char **argv, args *a) {
 #undef NEED_VALUE
     }
     if (!a->model) return cli_usage_error("explain", "missing MODEL");
-    if (!a->text) return cli_usage_error("explain", "missing TEXT");
+    if (a->data.n_files && a->text) return cli_usage_error("explain", "give TEXT or --data FILE, not both");
+    if (!a->text && !a->data.n_files) return cli_usage_error("explain", "missing TEXT (or --data FILE)");
+    if (a->svg_path && a->data.n_files) return cli_usage_error("explain", "--svg is for one TEXT, not --data");
+    if (a->out_path && !a->data.n_files) return cli_usage_error("explain", "-o goes with --data (for one TEXT, use --json)");
     if (!a->n_methods) a->methods[a->n_methods++] = ATTRIB_METHOD_INTEGRATED_GRADIENTS;
+    if (ig_tol > 0 && fixed_rule)
+        return cli_usage_error("explain", "--steps and --rule choose the fixed IG rule, --ig-tol the adaptive one: give one");
+    if (ig_tol >= 0) o.ig_tol = ig_tol;
+    else if (fixed_rule) o.ig_tol = 0;
     a->samples = samples;
     if (a->memory_mb) o.memory_budget = (size_t)a->memory_mb << 20;
     a->o = o;
@@ -302,7 +342,13 @@ static json_t *method_settings(const args *a, const attrib_explain_options *o, c
     json_t *s = json_object();
     attrib_method m = r->method;
     bool masks = m != ATTRIB_METHOD_SALIENCY && m != ATTRIB_METHOD_GRAD_X_INPUT && m != ATTRIB_METHOD_SMOOTHGRAD;
-    if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS) {
+    if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS && o->ig_tol > 0) { /* adaptive: the steps it took */
+        json_object_set_new(s, "steps", json_integer((json_int_t)r->n_backward));
+        json_object_set_new(s, "rule", json_string("adaptive"));
+        json_object_set_new(s, "tol", json_real(o->ig_tol));
+        json_object_set_new(s, "max_steps", json_integer(o->ig_max_steps));
+        if (a->baseline) json_object_set_new(s, "baseline", json_stringn_nocheck(a->baseline, strlen(a->baseline))), masks = false;
+    } else if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS) {
         json_object_set_new(s, "steps", json_integer(o->ig_steps));
         json_object_set_new(s, "rule", json_string(RULE_NAMES[o->ig_rule]));
         if (a->baseline) json_object_set_new(s, "baseline", json_stringn_nocheck(a->baseline, strlen(a->baseline))), masks = false;
@@ -348,6 +394,29 @@ static json_t *token_text_json(const attrib_tokenizer *tok, int32_t id) {
     return j ? j : piece_json(tok, id);
 }
 
+/* IG's quadrature: the rule, what it achieved, and a warning when the
+ * adaptive rule stopped at its step cap short of the tolerance. */
+static json_t *ig_json(const attrib_explain_options *o, const attrib_result *r) {
+    const bool adaptive = o->ig_tol > 0;
+    json_t *j = json_pack("{s:b, s:I, s:i, s:i, s:b, s:o, s:o}", "adaptive", adaptive, "evaluations", (json_int_t)r->n_backward,
+                          "nodes", r->ig_n_nodes, "pieces", r->ig_pieces, "cap_reached", r->ig_cap_reached, "delta",
+                          nan_null(r->completeness_delta), "relative", nan_null(r->completeness_relative));
+    if (adaptive) {
+        json_object_set_new(j, "tol", json_real(o->ig_tol));
+        json_object_set_new(j, "max_steps", json_integer(o->ig_max_steps));
+        json_object_set_new(j, "error_bound", nan_null(r->ig_error_bound));
+    }
+    if (adaptive && r->ig_cap_reached) {
+        char w[256];
+        snprintf(w, sizeof w,
+                 "WARNING: adaptive IG stopped at the step cap (%lld gradient evaluations, --max-steps %d) with completeness "
+                 "delta %.3g%% of f(input) - f(baseline), above the tolerance %.3g%%: raise --max-steps",
+                 (long long)r->n_backward, o->ig_max_steps, 100 * r->completeness_relative, 100 * o->ig_tol);
+        json_object_set_new(j, "warning", json_string(w));
+    }
+    return j;
+}
+
 /* One entry of "methods": everything a report shows about one method's run. */
 static json_t *method_json(const args *a, const attrib_tokenizer *tok, const attrib_result *r) {
     attrib_explain_options o = method_options(a, r->method);
@@ -375,6 +444,7 @@ static json_t *method_json(const args *a, const attrib_tokenizer *tok, const att
         for (int f = 0; f < r->n_features; f++) json_array_append_new(se, json_real(r->std_errors[f]));
         json_object_set_new(m, "std_errors", se);
     }
+    if (ig) json_object_set_new(m, "ig", ig_json(&o, r));
     return m;
 }
 
@@ -405,12 +475,19 @@ static json_t *build_doc(const args *a, const attrib_model *m, const attrib_toke
         isnan(r->completeness_relative) || r->method != ATTRIB_METHOD_INTEGRATED_GRADIENTS ? -1.0 : r->completeness_relative,
         "cost", "n_forward",
         (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds, "threads", a->threads);
+    if (o) /* the compute mode changes the numbers: recorded with the cost */
+        json_object_set_new(json_object_get(o, "cost"), "compute", json_string(a->compute ? "fast" : "exact"));
     attrib_explain_options o0 = method_options(a, r->method);
     json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:b}", "mask", MASK_NAMES[r->mask], "mask_token",
                                  r->mask_token, "ig_steps", o0.ig_steps, "ig_rule", RULE_NAMES[o0.ig_rule], "samples",
                                  r->method == ATTRIB_METHOD_SMOOTHGRAD ? o0.smooth_samples : o0.samples, "window", o0.window,
                                  "stride", o0.stride, "words", a->words);
     if (method_uses_seed(r->method)) json_object_set_new(settings, "seed", json_integer((json_int_t)o0.seed));
+    if (r->method == ATTRIB_METHOD_INTEGRATED_GRADIENTS) {
+        json_object_set_new(settings, "ig_tol", json_real(o0.ig_tol));
+        json_object_set_new(settings, "ig_max_steps", json_integer(o0.ig_max_steps));
+        if (!isnan(r->f_baseline)) json_object_set_new(o, "ig", ig_json(&o0, r));
+    }
     json_object_set_new(o, "settings", settings);
     if (r->std_errors) {
         json_t *se = json_array();
@@ -612,21 +689,11 @@ static int show_prompt(const args *a, const attrib_tokenizer *tok, const attrib_
     return 0;
 }
 
-int cmd_explain(int argc, char **argv) {
-    args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
-    char *owned_text = NULL;
-    if (!(a.text = cli_text_arg(a.text, &owned_text, &a.text_len))) return 1;
-    if (a.text_len == 0) {
-        free(owned_text);
-        return cli_usage_error("explain", "TEXT is empty: there is no token to attribute (BOS is never a feature)");
-    }
-    attrib_model *m = cli_load_model(a.model, a.threads, false);
-    if (!m) {
-        free(owned_text);
-        return 1;
-    }
+/* Explains A's text with model M: *doc_out gets the document (also when
+ * some methods failed: rc is then 1 and the others' results are kept). */
+static int explain_text(args a, attrib_model *m, json_t **doc_out) {
+    int rc;
+    *doc_out = NULL;
     const attrib_tokenizer *tok = attrib_model_tokenizer(m);
     attrib_token *toks = NULL, *btoks = NULL;
     int32_t *ids = NULL, *groups = NULL, *bids = NULL;
@@ -808,6 +875,9 @@ int cmd_explain(int argc, char **argv) {
             n_failed++;
             continue;
         }
+        if (r[k]->ig_cap_reached) /* also in the JSON ("ig"), the terminal and the HTML report */
+            fprintf(stderr, "attrib explain: warning: adaptive IG stopped at --max-steps %d with completeness delta %.3g%% > "
+                            "tolerance %.3g%%\n", o.ig_max_steps, 100 * r[k]->completeness_relative, 100 * o.ig_tol);
         ran[n_done] = a.methods[k];
         ok[n_done++] = r[k];
     }
@@ -822,9 +892,9 @@ int cmd_explain(int argc, char **argv) {
         fprintf(stderr, "attrib: error: out of memory\n");
         goto done;
     }
-    if (a.html_path && write_file(a.html_path, render_explain_html, doc)) goto done;
-    if (a.csv_path && write_file(a.csv_path, render_explain_csv, doc)) goto done;
-    rc = print_doc(&a, doc);
+    *doc_out = doc;
+    doc = NULL;
+    rc = 0;
     if (n_failed) {
         fprintf(stderr, "attrib: error: %d of %d methods failed (see above); the others' results are shown\n", n_failed,
                 n_failed + n_done);
@@ -842,6 +912,112 @@ done:
     free(tmpl);
     free(chat_text);
     attrib_probe_free(probe);
+    return rc;
+}
+
+/* `explain MODEL --data FILE`: every row's text explained, one document per
+ * row as a JSON line (-o FILE, else standard output), CSV rows with the
+ * row's index and id, and an HTML report with one section per row. */
+static int explain_data(const args *a0, attrib_model *m) {
+    cli_rows rows = {0};
+    int rc = cli_data_load(&a0->data, &rows);
+    if (rc) return rc;
+    FILE *out = a0->out_path && strcmp(a0->out_path, "-") ? fopen(a0->out_path, "wb") : stdout;
+    FILE *csv = a0->csv_path ? fopen(a0->csv_path, "wb") : NULL;
+    FILE *html = a0->html_path ? fopen(a0->html_path, "wb") : NULL;
+    if (!out || (a0->csv_path && !csv) || (a0->html_path && !html)) {
+        fprintf(stderr, "attrib: error: cannot create %s: %s\n", !out ? a0->out_path : a0->csv_path && !csv ? a0->csv_path : a0->html_path,
+                strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    render_explain_book *book = html ? render_explain_book_begin(html, a0->model, (size_t)rows.n) : NULL;
+    if (html && !book) {
+        rc = 1;
+        goto done;
+    }
+    int failed = 0, csv_rows = 0;
+    const double t0 = cli_now();
+    for (int i = 0; i < rows.n; i++) {
+        args a = *a0;
+        a.text = rows.text[i];
+        a.text_len = strlen(rows.text[i]);
+        json_t *doc = NULL;
+        int r = a.text_len ? explain_text(a, m, &doc) : 1;
+        if (!a.text_len) fprintf(stderr, "attrib: error: row %s: the text is empty\n", rows.id[i]);
+        if (r == 2) { /* a usage error (bad settings) is the same for every row */
+            rc = 2;
+            json_decref(doc);
+            goto done;
+        }
+        failed += r != 0;
+        if (doc) {
+            json_object_set_new(doc, "row", json_pack("{s:I, s:s, s:i}", "index", (json_int_t)rows.index[i], "id", rows.id[i],
+                                                      "label", rows.label[i]));
+            json_t *copy = json_deep_copy(doc);
+            if (copy) {
+                sanitize_strings(copy);
+                char *line = json_dumps(copy, JSON_COMPACT | JSON_ENSURE_ASCII);
+                if (line) fprintf(out, "%s\n", line);
+                free(line);
+                json_decref(copy);
+            }
+            if (csv) render_explain_csv_rows(csv, doc, (double)rows.index[i], rows.id[i], !csv_rows++);
+            if (book) render_explain_book_row(book, doc, rows.id[i]);
+        }
+        json_decref(doc);
+        if (a0->progress || isatty(2)) {
+            const double el = cli_now() - t0;
+            fprintf(stderr, "\r  row %d/%d  %.2f rows/s  ETA %.0f s   %s", i + 1, rows.n, (i + 1) / el,
+                    (rows.n - i - 1) * el / (i + 1), i + 1 == rows.n ? "\n" : "");
+        }
+    }
+    if (book && render_explain_book_end(book)) rc = 1, failed++;
+    rc = failed ? 1 : 0;
+    if (failed) fprintf(stderr, "attrib: error: %d of %d rows failed (see above); the others' results are written\n", failed, rows.n);
+done:
+    if (out && out != stdout && fclose(out)) rc = 1;
+    if (out == stdout && fflush(stdout)) rc = 1;
+    if (csv && fclose(csv)) rc = 1;
+    if (html && fclose(html)) rc = 1;
+    cli_rows_free(&rows);
+    return rc;
+}
+
+int cmd_explain(int argc, char **argv) {
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (a.data.n_files) {
+        if (!a.data.seed_set) a.data.seed = a.o.seed; /* --sample follows --seed */
+        attrib_model *m = cli_load_model(a.model, a.threads, false);
+        if (!m) return 1;
+        attrib_model_set_compute(m, (attrib_compute)a.compute);
+        rc = explain_data(&a, m);
+        attrib_model_free(m);
+        return rc;
+    }
+    char *owned_text = NULL;
+    if (!(a.text = cli_text_arg(a.text, &owned_text, &a.text_len))) return 1;
+    if (a.text_len == 0) {
+        free(owned_text);
+        return cli_usage_error("explain", "TEXT is empty: there is no token to attribute (BOS is never a feature)");
+    }
+    attrib_model *m = cli_load_model(a.model, a.threads, false);
+    if (!m) {
+        free(owned_text);
+        return 1;
+    }
+    attrib_model_set_compute(m, (attrib_compute)a.compute);
+    json_t *doc = NULL;
+    rc = explain_text(a, m, &doc);
+    if (doc) { /* also after some methods failed: their results are not lost */
+        int bad = (a.html_path && write_file(a.html_path, render_explain_html, doc)) ||
+                  (a.csv_path && write_file(a.csv_path, render_explain_csv, doc)) ||
+                  (a.svg_path && write_file(a.svg_path, render_explain_svg, doc)) || print_doc(&a, doc);
+        if (bad) rc = 1;
+    }
+    json_decref(doc);
     attrib_model_free(m);
     free(owned_text);
     return rc;

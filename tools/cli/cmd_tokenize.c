@@ -52,8 +52,8 @@ static void print_escaped(const char *s, size_t n) {
     }
 }
 
-/* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
-static json_t *json_bytes(const char *s, size_t n) {
+/* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD (cli.h). */
+json_t *cli_json_bytes(const char *s, size_t n) {
     json_t *j = json_stringn(s, n);
     if (j) return j;
     char *buf = malloc(n * 3 + 1);
@@ -65,8 +65,8 @@ static json_t *json_bytes(const char *s, size_t n) {
         int ok = l > 0 && i + l <= n;
         for (size_t k = 1; ok && k < l; k++)
             ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
-        if (ok && json_stringn(s + i, l)) {
-            json_t *probe = json_stringn(s + i, l);
+        json_t *probe = ok ? json_stringn(s + i, l) : NULL; /* jansson's own check (surrogates, overlongs) */
+        if (probe) {
             json_decref(probe);
             memcpy(buf + o, s + i, l);
             o += l;
@@ -130,9 +130,9 @@ static int single_tokens(const char *path, const char *tmpl_arg, char **words, i
         const char *p = no ? NULL : attrib_tokenizer_piece(tok, id, &pl);
         bad += no;
         if (json) {
-            json_t *o = json_pack("{s:o, s:b}", "word", json_bytes(words[i], strlen(words[i])), "single", !no);
-            if (!no) json_object_set_new(o, "id", json_integer(id)), json_object_set_new(o, "piece", json_bytes(p ? p : "", pl));
-            else json_object_set_new(o, "becomes", json_bytes(why, strlen(why)));
+            json_t *o = json_pack("{s:o, s:b}", "word", cli_json_bytes(words[i], strlen(words[i])), "single", !no);
+            if (!no) json_object_set_new(o, "id", json_integer(id)), json_object_set_new(o, "piece", cli_json_bytes(p ? p : "", pl));
+            else json_object_set_new(o, "becomes", cli_json_bytes(why, strlen(why)));
             json_array_append_new(arr, o);
             continue;
         }
@@ -248,10 +248,10 @@ int cmd_tokenize(int argc, char **argv) {
             const char *p = attrib_tokenizer_piece(tok, t[i].id, &pl);
             json_t *o = json_object();
             json_object_set_new(o, "id", json_integer(t[i].id));
-            json_object_set_new(o, "piece", json_bytes(p ? p : "", pl));
+            json_object_set_new(o, "piece", cli_json_bytes(p ? p : "", pl));
             json_object_set_new(o, "begin", json_integer(t[i].begin));
             json_object_set_new(o, "end", json_integer(t[i].end));
-            json_object_set_new(o, "text", json_bytes(text + t[i].begin, t[i].end - t[i].begin));
+            json_object_set_new(o, "text", cli_json_bytes(text + t[i].begin, t[i].end - t[i].begin));
             json_array_append_new(arr, o);
         }
         json_t *root = json_object();

@@ -259,6 +259,32 @@ static bool same_run(const json_t *a, const json_t *b, const char **what) {
     return true;
 }
 
+/* The "skipped" or "failed" rows (KEY) of every shard, sorted by index. */
+static json_t *merge_rows(json_t **docs, int n, const char *key) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += json_array_size(json_object_get(docs[i], key));
+    json_t **all = calloc(total + 1, sizeof *all), *out = json_array();
+    if (!all || !out) {
+        free(all);
+        json_decref(out);
+        return NULL;
+    }
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *rs = json_object_get(docs[i], key);
+        for (size_t j = 0; j < json_array_size(rs); j++) all[k++] = json_array_get(rs, j);
+    }
+    qsort(all, total, sizeof *all, cmp_index);
+    for (size_t j = 0; j < total; j++) json_array_append(out, all[j]);
+    free(all);
+    return out;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    const json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
+    return (x > y) - (x < y);
+}
+
 int compare_merge(int n, char **paths, const char *out, const char *html, int json_stdout) {
     json_t **docs = calloc((size_t)n, sizeof *docs);
     json_t *merged = NULL;
@@ -293,13 +319,33 @@ int compare_merge(int n, char **paths, const char *out, const char *html, int js
         for (size_t j = 0; j < json_array_size(ps); j++) all[k++] = json_array_get(ps, j);
     }
     qsort(all, total, sizeof *all, cmp_index);
-    for (size_t j = 1; j < total; j++)
-        if (cmp_index(&all[j - 1], &all[j]) == 0) {
-            fprintf(stderr, "attrib: error: prompt index %lld appears in two shards\n",
-                    (long long)json_integer_value(json_object_get(all[j], "index")));
+    /* rows that were skipped or failed count as rows of their shard: an
+     * index may appear once among the prompts, skipped and failed rows */
+    json_t *skipped = merge_rows(docs, n, "skipped"), *failed = merge_rows(docs, n, "failed");
+    const size_t n_rows = total + json_array_size(skipped) + json_array_size(failed);
+    json_int_t *idx = skipped && failed ? calloc(n_rows + 1, sizeof *idx) : NULL;
+    if (!idx) {
+        json_decref(skipped);
+        json_decref(failed);
+        goto done;
+    }
+    for (size_t j = 0; j < total; j++) idx[j] = json_integer_value(json_object_get(all[j], "index"));
+    for (size_t j = 0; j < json_array_size(skipped); j++) idx[total + j] = json_integer_value(json_object_get(json_array_get(skipped, j), "index"));
+    for (size_t j = 0; j < json_array_size(failed); j++)
+        idx[total + json_array_size(skipped) + j] = json_integer_value(json_object_get(json_array_get(failed, j), "index"));
+    qsort(idx, n_rows, sizeof *idx, cmp_i64);
+    for (size_t j = 1; j < n_rows; j++)
+        if (idx[j - 1] == idx[j]) {
+            fprintf(stderr, "attrib: error: prompt index %lld appears in two shards\n", (long long)idx[j]);
+            free(idx);
+            json_decref(skipped);
+            json_decref(failed);
             goto done;
         }
+    free(idx);
     merged = json_deep_copy(docs[0]);
+    json_object_set_new(merged, "skipped", skipped);
+    json_object_set_new(merged, "failed", failed);
     json_t *prompts = json_array();
     for (size_t j = 0; j < total; j++) json_array_append(prompts, all[j]);
     json_object_set_new(merged, "prompts", prompts);
@@ -320,7 +366,7 @@ int compare_merge(int n, char **paths, const char *out, const char *html, int js
     json_object_set_new(prov, "peak_rss_mb", num(rss));
     json_t *data = json_object_get(prov, "data");
     json_object_set_new(data, "shard", json_null());
-    json_object_set_new(data, "rows_used", json_integer((json_int_t)total));
+    json_object_set_new(data, "rows_used", json_integer((json_int_t)n_rows));
     const json_t *fs = json_object_get(prov, "faithfulness");
     const int bootstrap = (int)json_integer_value(json_object_get(fs, "bootstrap"));
     const uint64_t seed = (uint64_t)json_integer_value(json_object_get(prov, "seed"));
@@ -339,7 +385,7 @@ int compare_merge(int n, char **paths, const char *out, const char *html, int js
     } else {
         compare_print_table(stdout, merged);
     }
-    rc = 0;
+    rc = json_array_size(json_object_get(merged, "failed")) ? COMPARE_EXIT_ROWS_FAILED : 0;
 done:
     for (int i = 0; i < n; i++) json_decref(docs[i]);
     free(docs);
@@ -360,8 +406,10 @@ void compare_print_table(FILE *f, const json_t *doc) {
     const json_t *prov = json_object_get(doc, "provenance"), *sum = json_object_get(doc, "summary");
     const json_t *all = json_object_get(json_object_get(sum, "groups"), "all");
     const json_t *model = json_object_get(prov, "model"), *cls = json_object_get(prov, "classifier");
-    fprintf(f, "attrib compare: %lld prompts  model %s (sha256 %.12s..., %s)\n",
-            (long long)json_array_size(json_object_get(doc, "prompts")), json_string_value(json_object_get(model, "path")),
+    const size_t n_skipped = json_array_size(json_object_get(doc, "skipped")), n_failed = json_array_size(json_object_get(doc, "failed"));
+    fprintf(f, "attrib compare: %lld prompts", (long long)json_array_size(json_object_get(doc, "prompts")));
+    if (n_skipped || n_failed) fprintf(f, " (+ %zu skipped, %zu failed: listed at the end)", n_skipped, n_failed);
+    fprintf(f, "  model %s (sha256 %.12s..., %s)\n", json_string_value(json_object_get(model, "path")),
             json_string_value(json_object_get(model, "sha256")), json_string_value(json_object_get(model, "arch")));
     fprintf(f, "data: %s   classifier: %s", json_string_value(json_object_get(json_object_get(prov, "data"), "path")),
             json_string_value(json_object_get(cls, "kind")));
@@ -461,4 +509,5 @@ void compare_print_table(FILE *f, const json_t *doc) {
     fprintf(f, "\nwall time %.1f s, peak memory %.0f MiB, %s, %lld threads\n", get_num(prov, "wall_seconds"),
             get_num(prov, "peak_rss_mb"), json_string_value(json_object_get(json_object_get(prov, "machine"), "cpu")),
             (long long)json_integer_value(json_object_get(json_object_get(prov, "machine"), "threads")));
+    compare_print_missing(f, doc);
 }

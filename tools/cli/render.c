@@ -14,6 +14,7 @@
  */
 #include "render.h"
 #include "render_doc.h"
+#include "compare.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -544,7 +545,9 @@ static void html_token_ref(FILE *f, const char *piece, size_t plen, double id) {
     fprintf(f, "</q> (id %.0f)", id);
 }
 
-int render_explain_html(FILE *f, const json_t *doc) {
+/* One explain document: the whole page (ROW_ID NULL), or one row's section of
+ * an `explain --data` page, its token table then going to TOKDATA (key KEY). */
+static int explain_html(FILE *f, const json_t *doc, size_t key, const char *row_id, FILE *tokdata) {
     const json_t *methods = json_object_get(doc, "methods");
     if (!json_is_array(methods)) return -1;
     doc_tokens t;
@@ -555,16 +558,24 @@ int render_explain_html(FILE *f, const json_t *doc) {
     const char *ppiece = doc_str(pred, "piece", &plen);
     char title[96];
     int tl = snprintf(title, sizeof title, "attrib explain: %.60s%s", text ? text : "", text && len > 60 ? "..." : "");
+    if (row_id) { /* a row of a data set: the page's head is written once, by render_explain_book_begin */
+        fputs("<article><h2>row ", f);
+        render_html(f, row_id, strlen(row_id), RENDER_VISIBLE);
+        fprintf(f, "</h2>\n<p class=meta>%zu tokens", t.n);
+    } else {
     html_head(f, title, tl > 0 ? strlen(title) : 0, NULL);
     fputs("<header><h1>Which tokens made the model answer?</h1>\n<p class=meta>model <code>", f);
     render_html(f, model ? model : "?", model ? mlen : 1, RENDER_VISIBLE);
     fprintf(f, "</code> &middot; %zu tokens", t.n);
+    }
     if (ppiece) {
         fputs(" &middot; predicted next token ", f);
         html_token_ref(f, ppiece, plen, doc_num(pred, "token"));
     }
     fputs("</p>\n<p class=prompt>", f);
     if (text) render_html(f, text, len, 0);
+    if (row_id) fputs("</p>\n", f);
+    else
     fputs("</p>\n<p class=meta>Colour: red raised the target, blue lowered it; intensity is |score| / scale, the scale "
           "being the largest |score| of that row. Hover or focus (Tab) a token for its id, piece, bytes and exact score. "
           "Grey tokens are fixed (not attributed).</p></header>\n",
@@ -608,7 +619,13 @@ int render_explain_html(FILE *f, const json_t *doc) {
         if (!isnan(delta)) {
             fprintf(f, " &middot; <b>completeness &Delta; = %.3g</b>", delta);
             if (rel >= 0) fprintf(f, " (%.2f%% of f(input) &minus; f(baseline))", 100 * rel);
-            if (rel > COMPLETENESS_LARGE) fputs(" &middot; large: raise --steps", f);
+            const json_t *ig = json_object_get(m, "ig");
+            if (rel > COMPLETENESS_LARGE && !json_is_true(json_object_get(ig, "adaptive"))) fputs(" &middot; large: raise --steps", f);
+            if (json_is_true(json_object_get(ig, "adaptive")))
+                fprintf(f, " &middot; adaptive IG: %.0f gradient evaluations, %.0f pieces, tolerance %.3g%%", doc_num(ig, "evaluations"),
+                        doc_num(ig, "pieces"), 100 * doc_num(ig, "tol"));
+            if (doc_str(ig, "warning", NULL)) /* our own ASCII text: no markup in it */
+                fprintf(f, "<br><b style=\"color:#b00\">%s</b>", doc_str(ig, "warning", NULL));
         }
         const json_t *cost = json_object_get(m, "cost");
         fprintf(f, "<br>cost: %.0f forward, %.0f backward sequences, %.3f s</p>\n", doc_num(cost, "n_forward"),
@@ -617,18 +634,67 @@ int render_explain_html(FILE *f, const json_t *doc) {
         fputs("<div class=row><span class=lab>tokens</span>", f);
         html_legend(f, scale);
         fputs("</div>\n", f);
-        html_token_row(f, text, len, &t, scores, scale, true, 0, name);
-        rc = html_word_row(f, text, len, &t, scores, 0, name);
+        html_token_row(f, text, len, &t, scores, scale, true, key, name);
+        rc = html_word_row(f, text, len, &t, scores, key, name);
         free(scores);
         fputs("</section>\n", f);
         if (rc) break;
     }
-    fputs("<script type=application/json id=tokdata>[", f);
-    html_token_table(f, &t);
-    fputs("]</script>\n", f);
-    html_tail(f, NULL);
+    if (row_id) {
+        fputs("</article>\n", f);
+        if (key) fputc(',', tokdata);
+        html_token_table(tokdata, &t);
+    } else {
+        fputs("<script type=application/json id=tokdata>[", f);
+        html_token_table(f, &t);
+        fputs("]</script>\n", f);
+        html_tail(f, NULL);
+    }
     doc_tokens_free(&t);
     return rc || ferror(f) ? -1 : 0;
+}
+
+int render_explain_html(FILE *f, const json_t *doc) { return explain_html(f, doc, 0, NULL, NULL); }
+
+struct render_explain_book {
+    FILE *f, *tok; /* the page; the token tables of its rows (in memory) */
+    char *tok_buf;
+    size_t tok_len, n;
+};
+
+render_explain_book *render_explain_book_begin(FILE *f, const char *model, size_t n_rows) {
+    render_explain_book *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->f = f;
+    b->tok = open_memstream(&b->tok_buf, &b->tok_len);
+    if (!b->tok) {
+        free(b);
+        return NULL;
+    }
+    html_head(f, "attrib explain --data", strlen("attrib explain --data"), NULL);
+    fputs("<header><h1>Which tokens made the model answer?</h1>\n<p class=meta>model <code>", f);
+    render_html(f, model ? model : "?", model ? strlen(model) : 1, RENDER_VISIBLE);
+    fprintf(f, "</code> &middot; %zu rows</p>\n<p class=meta>Colour: red raised the target, blue lowered it; intensity is "
+               "|score| / scale, the scale being the largest |score| of that row. Hover or focus (Tab) a token for its id, "
+               "piece, bytes and exact score. Grey tokens are fixed (not attributed).</p></header>\n", n_rows);
+    return b;
+}
+
+int render_explain_book_row(render_explain_book *b, const json_t *doc, const char *row_id) {
+    return explain_html(b->f, doc, b->n++, row_id ? row_id : "?", b->tok);
+}
+
+int render_explain_book_end(render_explain_book *b) {
+    if (!b) return -1;
+    int bad = fclose(b->tok) != 0;
+    fputs("<script type=application/json id=tokdata>[", b->f);
+    if (b->tok_buf) fwrite(b->tok_buf, 1, b->tok_len, b->f);
+    fputs("]</script>\n", b->f);
+    html_tail(b->f, NULL);
+    bad |= ferror(b->f) != 0;
+    free(b->tok_buf);
+    free(b);
+    return bad ? -1 : 0;
 }
 
 /* ---- data-set report (attrib.compare/1) -------------------------------- */
@@ -1113,6 +1179,34 @@ static void prompt_header(FILE *f, const compare_view *c, const json_t *p, doubl
     fputs("</div>\n", f);
 }
 
+/* The rows a comparison skipped or that failed, with their reasons. */
+void compare_html_missing(FILE *f, const json_t *doc) {
+    const json_t *lists[2] = {json_object_get(doc, "skipped"), json_object_get(doc, "failed")};
+    if (!json_array_size(lists[0]) && !json_array_size(lists[1])) return;
+    fputs("<section id=missing><h2>Rows not in the figures</h2><table><thead><tr><th>index<th>id<th>outcome<th>tokens<th>reason"
+          "</thead><tbody>\n",
+          f);
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < json_array_size(lists[l]); i++) {
+            const json_t *r = json_array_get(lists[l], i);
+            const char *id = json_string_value(json_object_get(r, "id")), *why = json_string_value(json_object_get(r, "reason")),
+                       *stage = json_string_value(json_object_get(r, "stage"));
+            const json_t *nt = json_object_get(r, "n_tokens");
+            fprintf(f, "<tr><td>%lld<td>", (long long)json_integer_value(json_object_get(r, "index")));
+            if (id) render_html(f, id, strlen(id), RENDER_VISIBLE);
+            fprintf(f, "<td>%s<td>", l ? "failed" : "skipped");
+            if (json_is_integer(nt)) fprintf(f, "%lld", (long long)json_integer_value(nt));
+            fputs("<td>", f);
+            if (stage) {
+                render_html(f, stage, strlen(stage), 0);
+                fputs(": ", f);
+            }
+            if (why) render_html(f, why, strlen(why), RENDER_VISIBLE);
+            fputc('\n', f);
+        }
+    fputs("</tbody></table></section>\n", f);
+}
+
 /* Marks the tokens outside the prompt's attribution span [b, e) as fixed. */
 static void apply_span(const json_t *p, doc_tokens *t) {
     const json_t *span = json_object_get(p, "span");
@@ -1244,7 +1338,9 @@ int render_compare_html(FILE *f, const json_t *doc) {
         kv_value(f, prov, 0);
         fputs("</details>\n", f);
     }
-    fputs("</section>\n<section id=prompts><h2>Prompts</h2><p class=meta>Each row is one method's attribution of the "
+    fputs("</section>\n", f);
+    compare_html_missing(f, doc); /* skipped and failed rows */
+    fputs("<section id=prompts><h2>Prompts</h2><p class=meta>Each row is one method's attribution of the "
           "classifier's score to the prompt's tokens: red raised it, blue lowered it, intensity is |score| over the row's "
           "largest |score| (&plusmn; after the method's name). Hover or focus (Tab) a token for its id, piece, bytes and "
           "exact score.</p>\n",

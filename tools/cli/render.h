@@ -115,10 +115,22 @@ void render_csv_header(FILE *f);
 int render_explain_html(FILE *f, const json_t *doc);
 int render_explain_csv(FILE *f, const json_t *doc);
 
+/* `explain --data`: one HTML page holding every row's document (begin, one
+ * call per row, end; end frees), and CSV rows carrying the row's index and
+ * id (the header "prompt_index,prompt_id,..." first when HEADER). */
+typedef struct render_explain_book render_explain_book;
+render_explain_book *render_explain_book_begin(FILE *f, const char *model, size_t n_rows);
+int render_explain_book_row(render_explain_book *b, const json_t *doc, const char *row_id);
+int render_explain_book_end(render_explain_book *b);
+int render_explain_csv_rows(FILE *f, const json_t *doc, double prompt_index, const char *prompt_id, bool header);
+
 typedef enum render_colour { RENDER_PLAIN = 0, RENDER_ANSI256 = 1, RENDER_TRUECOLOR = 2 } render_colour;
 /* Terminal view of the same document: per method a header and (with colour)
  * the painted text, then one aligned table with a score column per method. */
 int render_explain_term(FILE *f, const json_t *doc, render_colour colour);
+/* The same heat map as a standalone SVG figure (papers, slides; convert to
+ * PNG with e.g. rsvg-convert). */
+int render_explain_svg(FILE *f, const json_t *doc);
 
 /* The data-set report of an "attrib.compare/1" document (schema in
  * docs/reports.md): summary charts, provenance, then every prompt with

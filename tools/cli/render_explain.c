@@ -62,7 +62,8 @@ static bool doc_has_words(const json_t *doc) { return json_is_true(json_object_g
 /* Feature scores of method M ("features"), N of them. */
 static int feature_scores(const json_t *m, size_t n, double **out) { return doc_scores(json_object_get(m, "features"), n, out); }
 
-int render_explain_csv(FILE *f, const json_t *doc) {
+/* CSV of one document; with PROMPT_ID (explain --data) every row starts with the prompt's index and id. */
+static int explain_csv(FILE *f, const json_t *doc, double prompt_index, const char *prompt_id, bool header) {
     const json_t *methods = json_object_get(doc, "methods");
     if (!json_is_array(methods)) return -1;
     doc_tokens t;
@@ -75,8 +76,10 @@ int render_explain_csv(FILE *f, const json_t *doc) {
     }
     size_t len = 0;
     const char *text = doc_str(doc, "text", &len);
-    if (words) fputs("method,word,first_position,last_position,begin,end,text,score\r\n", f);
-    else render_csv_header(f);
+    if (header && words)
+        fputs(prompt_id ? "prompt_index,prompt_id,method,word,first_position,last_position,begin,end,text,score\r\n"
+                        : "method,word,first_position,last_position,begin,end,text,score\r\n", f);
+    else if (header) render_csv_header(f);
     size_t i;
     const json_t *m;
     int rc = 0;
@@ -88,6 +91,12 @@ int render_explain_csv(FILE *f, const json_t *doc) {
         }
         const char *name = method_name(m);
         for (size_t k = 0; words && k < w.n; k++) {
+            if (prompt_id) {
+                render_csv_number(f, prompt_index);
+                fputc(',', f);
+                render_csv_text(f, prompt_id, strlen(prompt_id));
+                fputc(',', f);
+            }
             render_csv_text(f, name, strlen(name));
             fprintf(f, ",%zu,%zu,%zu,%u,%u,", k, w.first[k], w.last[k], w.begin[k], w.end[k]);
             bool ok = text && w.end[k] <= len && w.begin[k] <= w.end[k];
@@ -96,12 +105,19 @@ int render_explain_csv(FILE *f, const json_t *doc) {
             render_csv_number(f, scores[k]);
             fputs("\r\n", f);
         }
-        for (size_t k = 0; !words && k < t.n; k++) csv_token_row(f, 0, NULL, 0, name, k, &t, scores[k]);
+        for (size_t k = 0; !words && k < t.n; k++)
+            csv_token_row(f, prompt_index, prompt_id, prompt_id ? strlen(prompt_id) : 0, name, k, &t, scores[k]);
         free(scores);
     }
     doc_words_free(&w);
     doc_tokens_free(&t);
     return rc || ferror(f) ? -1 : 0;
+}
+
+int render_explain_csv(FILE *f, const json_t *doc) { return explain_csv(f, doc, 0, NULL, true); }
+
+int render_explain_csv_rows(FILE *f, const json_t *doc, double prompt_index, const char *prompt_id, bool header) {
+    return explain_csv(f, doc, prompt_index, prompt_id ? prompt_id : "", header);
 }
 
 /* ---- terminal ---------------------------------------------------------- */
@@ -217,8 +233,15 @@ int render_explain_term(FILE *f, const json_t *doc, render_colour colour) {
             fprintf(f, "baseline f = %.6g; sum of attributions %.6g; completeness delta %.3g", fb, doc_num(m, "sum_scores"),
                     delta);
             if (rel >= 0) fprintf(f, " (%.2f%%)", 100 * rel);
-            if (rel > COMPLETENESS_LARGE) fputs(": large; raise --steps (or try --rule gl) for a closer integral", f);
+            const json_t *ig = json_object_get(m, "ig");
+            if (rel > COMPLETENESS_LARGE && !json_is_true(json_object_get(ig, "adaptive"))) /* adaptive: the warning below */
+                fputs(": large; raise --steps (or try --rule gl) for a closer integral", f);
             fputc('\n', f);
+            const char *warn = doc_str(ig, "warning", NULL);
+            if (json_is_true(json_object_get(ig, "adaptive")))
+                fprintf(f, "adaptive IG: %.0f gradient evaluations, %.0f pieces, tolerance %.3g%%\n", doc_num(ig, "evaluations"),
+                        doc_num(ig, "pieces"), 100 * doc_num(ig, "tol"));
+            if (warn) fprintf(f, "%s%s%s\n", colour != RENDER_PLAIN ? "\033[1;31m" : "", warn, colour != RENDER_PLAIN ? "\033[0m" : "");
         }
         const json_t *cost = json_object_get(m, "cost");
         fprintf(f, "cost     %.0f forward, %.0f backward sequences, %.3f s\n", doc_num(cost, "n_forward"),
@@ -334,6 +357,103 @@ done:
     free(scores);
     free(feats);
     doc_words_free(&w);
+    doc_tokens_free(&t);
+    return rc || ferror(f) ? -1 : 0;
+}
+
+/* ---- SVG figure ---------------------------------------------------------- */
+
+/* Characters of S[0..n) as the SVG shows them (one per code point). */
+static size_t svg_chars(const char *s, size_t n) {
+    size_t i = 0, c = 0;
+    while (i < n) {
+        uint32_t cp;
+        i += render_utf8_next((const unsigned char *)s + i, n - i, &cp);
+        c++;
+    }
+    return c;
+}
+
+/* The heat map as a standalone SVG for papers and slides: per method a
+ * title and the tokens as coloured boxes, wrapped at a fixed width, in a
+ * monospace font (so widths are known without measuring text), then the
+ * colour scale. Fixed tokens (BOS, template text) are grey. */
+int render_explain_svg(FILE *f, const json_t *doc) {
+    const json_t *methods = json_object_get(doc, "methods");
+    if (!json_is_array(methods)) return -1;
+    doc_tokens t;
+    if (doc_tokens_load(json_object_get(doc, "tokens"), &t)) return -1;
+    size_t len = 0, nm = json_array_size(methods);
+    const char *text = doc_str(doc, "text", &len);
+    const double W = 860, CW = 8.4, LH = 24, X0 = 20; /* width, char width (14px monospace), line height, margin */
+    /* first pass: the height */
+    double y = 10;
+    for (size_t k = 0; k < nm; k++) {
+        double x = X0;
+        y += 30;
+        for (size_t i = 0; i < t.n; i++) {
+            size_t n;
+            const char *s = token_text(text, len, &t, i, &n);
+            double w = CW * (double)(svg_chars(s, n) ? svg_chars(s, n) : 1) + 2;
+            if (x + w > W - X0 && x > X0) x = X0, y += LH;
+            x += w;
+        }
+        y += LH + 10;
+    }
+    const double H = y + 40;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+               "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\"14\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n"
+               "<defs><linearGradient id=\"scale\"><stop offset=\"0\" stop-color=\"#0000ff\"/><stop offset=\"0.5\" "
+               "stop-color=\"#ffffff\"/><stop offset=\"1\" stop-color=\"#ff0000\"/></linearGradient></defs>\n",
+            W, H, W, H);
+    int rc = 0;
+    y = 10;
+    for (size_t k = 0; k < nm && !rc; k++) {
+        const json_t *m = json_array_get(methods, k), *tg = json_object_get(m, "target");
+        double *scores = NULL;
+        if (doc_scores(json_object_get(m, "scores"), t.n, &scores)) {
+            rc = -1;
+            break;
+        }
+        const double scale = row_scale(scores, t.fixed, t.n);
+        size_t tl = 0;
+        const char *tt = doc_str(tg, "text", &tl), *kind = doc_str(tg, "kind", NULL);
+        y += 30;
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"15\" font-weight=\"bold\">", X0,
+                y - 8);
+        const char *name = method_name(m);
+        render_html(f, name, strlen(name), 0);
+        fprintf(f, "<tspan font-weight=\"normal\" fill=\"#555\">  %s", kind ? kind : "");
+        if (tt && kind && strcmp(kind, "probe")) {
+            fputs(" of \xe2\x80\x9c", f);
+            render_html(f, tt, tl, RENDER_VISIBLE);
+            fputs("\xe2\x80\x9d", f);
+        }
+        fprintf(f, " \xc2\xb7 scale \xc2\xb1%.3g</tspan></text>\n", scale);
+        double x = X0;
+        for (size_t i = 0; i < t.n; i++) {
+            size_t n;
+            const char *s = token_text(text, len, &t, i, &n);
+            size_t c = svg_chars(s, n);
+            double w = CW * (double)(c ? c : 1) + 2;
+            if (x + w > W - X0 && x > X0) x = X0, y += LH;
+            render_rgb col = t.fixed[i] ? (render_rgb){242, 242, 242} : render_heat_rgb(scores[i], scale);
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"#%02x%02x%02x\"/>", x, y, w, LH - 4, col.r,
+                    col.g, col.b);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" xml:space=\"preserve\" fill=\"%s\">", x + 1, y + LH - 10,
+                    t.fixed[i] ? "#888" : render_rgb_dark(col) ? "#fff" : "#000");
+            render_html(f, s, n, RENDER_VISIBLE);
+            fputs("</text>\n", f);
+            x += w;
+        }
+        y += LH + 10;
+        free(scores);
+    }
+    fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\">lowered the target</text>"
+               "<rect x=\"%.0f\" y=\"%.1f\" width=\"160\" height=\"10\" fill=\"url(#scale)\" stroke=\"#bbb\"/>"
+               "<text x=\"%.0f\" y=\"%.1f\" font-size=\"12\" fill=\"#444\">raised it (grey: not attributed)</text>\n</svg>\n",
+            X0, y + 20, X0 + 150, y + 11, X0 + 320, y + 20);
     doc_tokens_free(&t);
     return rc || ferror(f) ? -1 : 0;
 }

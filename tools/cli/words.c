@@ -8,7 +8,9 @@
  * BPE vocabularies keep the space with the previous word ("named▁" "Lily").
  * So a word is looked up where it would occur: after a neutral word (or after
  * the rendered template, for a judge's label words), and the token that
- * covers the word's visible bytes, and nothing but them, is its token. The
+ * covers the word's visible bytes, and nothing but them, is its token; the
+ * space may go with the previous token, but a space token of its own makes
+ * the word two tokens. The
  * same rule serves --token, --token2, --label-words and `tokenize
  * --single-token` on every tokenizer family. When no such token exists, the
  * message says what the word becomes, and suggest_words lists words that do
@@ -48,7 +50,13 @@ static int in_context(const attrib_tokenizer *tok, const char *ctx, size_t ctx_l
         int32_t found = -1;
         why[0] = '\0';
         for (size_t i = 0; i < n; i++) {
-            if (t[i].end <= vis || t[i].begin >= total || t[i].end == t[i].begin) continue;
+            if (t[i].end == t[i].begin || t[i].begin >= total) continue;
+            if (t[i].begin >= ctx_len && t[i].end <= vis) { /* the word's space is a token of its own: two tokens */
+                count++;
+                add_piece(tok, t[i].id, why, cap);
+                continue;
+            }
+            if (t[i].end <= vis) continue; /* the context's last token, which may take the space ("named▁") */
             count++;
             add_piece(tok, t[i].id, why, cap);
             if (t[i].begin >= ctx_len && t[i].begin <= vis && t[i].end == total) found = t[i].id;

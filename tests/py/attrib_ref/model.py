@@ -169,9 +169,9 @@ class Model:
             windowed = lambda l: l % 6 < 5
             local_base = float(key("rope.freq_base_swa", 10000.0))
         elif arch == "phi3":
-            # llama.cpp disables phi3's window; attrib (and HF) apply it. Files with
-            # windows longer than the tests' prompts behave the same either way.
-            m.sliding_window = int(key("attention.sliding_window", 0))
+            # llama.cpp runs phi3 GGUFs without their window (its phi3 graph
+            # disables sliding-window attention); the file's key is ignored.
+            m.sliding_window = 0
             windowed = lambda l: True
         m.layer_windowed = [m.sliding_window > 0 and windowed(l) for l in range(m.n_layer)]
         m.layer_rope = [(local_base, 1.0) if (w and local_base is not None) else (m.rope_base, m.rope_freq_scale)
