@@ -189,6 +189,31 @@ static void test_threads_and_batch_independent(void **state) {
     }
 }
 
+/* The AVX2 quantisers write the same bytes as the scalar ones (the AUTO
+ * product above uses them; this pins them down directly), including a block
+ * of tiny values (rounded to zero rather than divided by an underflowed
+ * scale) and the half-filled last pair of an odd block count. */
+static void test_quantisers_agree(void **state) {
+    (void)state;
+    if (!int_have_avx2()) skip();
+    const int64_t K = 800; /* 25 blocks of 32; 3 of 256 would need 768 */
+    float *x = make_acts(1, K);
+    for (int i = 32; i < 64; i++) x[i] = 1e-40f * (float)(i % 3); /* subnormal block */
+    act_q8 a1[13], a2[13];
+    memset(a1, 0x55, sizeof a1);
+    memset(a2, 0xaa, sizeof a2);
+    quantize_act_q8(a1, x, K);
+    quantize_act_q8_simd(a2, x, K);
+    assert_memory_equal(a1, a2, sizeof a1);
+    for (int i = 0; i < 32; i++) assert_int_equal(a1[0].qs[32 + i], 0); /* block 1: the tiny one */
+    assert_true(a1[0].d[8] == 0.0f);
+    act_q8k k1[3], k2[3];
+    quantize_act_q8k(k1, x, 768);
+    quantize_act_q8k_simd(k2, x, 768);
+    assert_memory_equal(k1, k2, sizeof k1);
+    free(x);
+}
+
 static void test_nan_propagates(void **state) {
     (void)state;
     const int64_t K = 256, O = 8, N = 2;
@@ -314,7 +339,8 @@ static void test_model_q4_k(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_avx2_equals_scalar),       cmocka_unit_test(test_fast_within_bound),
-        cmocka_unit_test(test_threads_and_batch_independent), cmocka_unit_test(test_nan_propagates),
+        cmocka_unit_test(test_threads_and_batch_independent), cmocka_unit_test(test_quantisers_agree),
+        cmocka_unit_test(test_nan_propagates),
         cmocka_unit_test(test_model_q8_0),              cmocka_unit_test(test_model_q4_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -568,6 +568,8 @@ def parse_args(argv):
     p.add_argument("--tokenizer-pre", default="default",
                    help="tokenizer.ggml.pre written for a converted byte-level tokenizer.json")
     p.add_argument("--name", default=None, help="general.name (default: derived from the options)")
+    p.add_argument("--chat-template", default=None, metavar="FILE",
+                   help="tokenizer.chat_template: the Jinja text of FILE (e.g. tests/fixtures/chat_templates/*)")
     p.add_argument("--alignment", type=int, default=32,
                    help="general.alignment: tensor data alignment in bytes, a power of two (default 32)")
     p.add_argument("--quiet", action="store_true")
@@ -777,6 +779,9 @@ def main(argv=None):
         if attn_factor is not None:
             meta.append(kv(arch + ".rope.scaling.attn_factor", V_FLOAT32, attn_factor))
     meta += list(tok_pairs.values())
+    if a.chat_template:
+        with open(a.chat_template, encoding="utf-8") as f:
+            meta.append(kv("tokenizer.chat_template", V_STRING, f.read()))
 
     # tensor infos with aligned offsets
     align = a.alignment

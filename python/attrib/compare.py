@@ -45,13 +45,18 @@ def find_cli():
                             "attrib on PATH")
 
 
-def run_cli(cmd, args, timeout=None):
+# `attrib compare` exits 3 when it wrote its document but some rows failed or
+# were skipped (they are listed in the document's "failed" and "skipped").
+ROWS_FAILED = 3
+
+
+def run_cli(cmd, args, timeout=None, ok=(0,)):
     """Runs `attrib CMD ARGS`; raises AttribError (status parsed from the CLI's
-    message) or CommandError on failure. Returns stdout."""
+    message) or CommandError on an exit status not in OK. Returns stdout."""
     argv = [find_cli(), cmd] + [str(a) for a in args]
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     err = p.stderr.decode("utf-8", "replace")
-    if p.returncode != 0:
+    if p.returncode not in ok:
         m = re.search(r"attrib: error: (.*) \((ATTRIB_E_[A-Z_]+)\)\s*$", err, re.M)
         if m:
             from .errors import Status
@@ -113,7 +118,7 @@ def compare(model, data, probe=None, methods=None, *, template=None, label_words
             args += ["--label-words", label_words[0], label_words[1]]
         path = os.fspath(out) if out is not None else os.path.join(tmp, "compare.json")
         args += ["-o", path, "-q", "-t", model.threads if model.threads > 0 else os.cpu_count() or 1]
-        run_cli("compare", args, timeout)
+        run_cli("compare", args, timeout, ok=(0, ROWS_FAILED))
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     finally:
@@ -135,6 +140,8 @@ class Comparison:
         self.methods = doc.get("methods", [])
         self.prompts = doc.get("prompts", [])
         self.summary_dict = doc.get("summary", {})
+        self.skipped = doc.get("skipped", [])  # rows over the context, with their reasons
+        self.failed = doc.get("failed", [])    # rows a method failed on, with the library's message
 
     def to_dict(self):
         return self.doc

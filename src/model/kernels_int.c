@@ -74,6 +74,10 @@ static bool uses_q8k(int type) { return type == ATTRIB_DTYPE_Q4_K || type == ATT
 
 /* ---- activation quantisation ----------------------------------------------- */
 
+/* Blocks whose max|x| is below this are rounded to zero (d = 0): for them
+ * 1 / d would overflow to Inf. The error this adds is under 1e-30 sum |w|. */
+#define AMAX_MIN 1e-30f
+
 /* Rounds N values to int8 with d = max|x| / 127; returns d (NaN and qs = 0
  * for a block holding NaN or Inf). */
 static float quantize_block(int8_t *qs, const float *x, int n) {
@@ -88,7 +92,7 @@ static float quantize_block(int8_t *qs, const float *x, int n) {
         memset(qs, 0, (size_t)n);
         return NAN;
     }
-    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    const float d = amax >= AMAX_MIN ? amax / 127.0f : 0.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
     for (int i = 0; i < n; i++) {
         float v = nearbyintf(x[i] * id);
         v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
@@ -680,7 +684,7 @@ AVX2_INLINE float q8_block_avx2(const float *x, int n32, __m256i *q /* n32 * 4 v
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float amax = _mm_cvtss_f32(m), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    const float amax = _mm_cvtss_f32(m), d = amax >= AMAX_MIN ? amax / 127.0f : 0.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
     const __m256 idv = _mm256_set1_ps(id);
     const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
     for (int i = 0; i < 4 * n32; i++)
@@ -730,6 +734,26 @@ AVX2_FN static void quantize_act_q8k_avx2(act_q8k *out, const float *x, int64_t 
     }
 }
 #endif
+
+void quantize_act_q8_simd(act_q8 *out, const float *x, int64_t K) {
+#ifdef INT_X86
+    if (int_have_avx2()) {
+        quantize_act_q8_avx2(out, x, K);
+        return;
+    }
+#endif
+    quantize_act_q8(out, x, K);
+}
+
+void quantize_act_q8k_simd(act_q8k *out, const float *x, int64_t K) {
+#ifdef INT_X86
+    if (int_have_avx2()) {
+        quantize_act_q8k_avx2(out, x, K);
+        return;
+    }
+#endif
+    quantize_act_q8k(out, x, K);
+}
 
 bool int_have_vnni(void) {
 #ifdef INT_X86
@@ -829,18 +853,11 @@ bool matmul_forward_int(int n_mats, float *const *out, const float *in, const at
         free(a8k);
         return false;
     }
-    const bool qavx2 = impl != INT_IMPL_SCALAR && int_have_avx2();
+    const bool simd = impl != INT_IMPL_SCALAR;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (N * K > 32768)
     for (int64_t n = 0; n < N; n++) {
-#ifdef INT_X86
-        if (qavx2) {
-            if (a8) quantize_act_q8_avx2(a8 + (size_t)n * nb8, in + n * K, K);
-            if (a8k) quantize_act_q8k_avx2(a8k + (size_t)n * nb8k, in + n * K, K);
-            continue;
-        }
-#endif
-        if (a8) quantize_act_q8(a8 + (size_t)n * nb8, in + n * K, K);
-        if (a8k) quantize_act_q8k(a8k + (size_t)n * nb8k, in + n * K, K);
+        if (a8) (simd ? quantize_act_q8_simd : quantize_act_q8)(a8 + (size_t)n * nb8, in + n * K, K);
+        if (a8k) (simd ? quantize_act_q8k_simd : quantize_act_q8k)(a8k + (size_t)n * nb8k, in + n * K, K);
     }
 
     int64_t first_tile[MATMUL_MAX_MATS + 1];

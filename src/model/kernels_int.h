@@ -66,6 +66,9 @@ typedef struct act_q8k {
  * product it enters is NaN (the pass then reports it) rather than finite. */
 void quantize_act_q8(act_q8 *out, const float *x, int64_t K);
 void quantize_act_q8k(act_q8k *out, const float *x, int64_t K);
+/* The same with AVX2 when the CPU has it (the same bytes: see the tests). */
+void quantize_act_q8_simd(act_q8 *out, const float *x, int64_t K);
+void quantize_act_q8k_simd(act_q8k *out, const float *x, int64_t K);
 
 /* Dots of one weight row WROW (TYPE, K columns) with NR (1..4) quantised
  * activation rows AROWS[r] (act_q8 for Q8_0/Q4_0, act_q8k for the

@@ -48,8 +48,7 @@ static const char *HELP_FMT =
     "methods:\n"
     "  --methods LIST       comma-separated (default occlusion,saliency,gxi,ig,shapley;\n"
     "                       also smoothgrad, kernelshap, lime)\n"
-    "  --steps N            fixed-rule IG steps (default: adaptive IG, tolerance 1%)\n"
-    "  --samples N          Shapley permutations (25)\n"
+    "  --steps N            IG steps (32)      --samples N  Shapley permutations (25)\n"
     "  --mask KIND          token | zero | delete | attention: how occlusion, Shapley and the\n"
     "                       faithfulness metrics remove a token, and IG's baseline (token)\n"
     "  --seed N             base seed; each prompt's seed derives from it and its index (0)\n"
@@ -296,14 +295,8 @@ static json_t *method_settings(const attrib_explain_options *o) {
     switch (o->method) {
     case ATTRIB_METHOD_SALIENCY: json_object_set_new(s, "norm", json_string(o->norm == ATTRIB_NORM_L1 ? "l1" : "l2")); break;
     case ATTRIB_METHOD_INTEGRATED_GRADIENTS:
-        if (o->ig_tol > 0) { /* adaptive (the default): evaluations per prompt vary; see each result's cost */
-            json_object_set_new(s, "rule", json_string("adaptive"));
-            json_object_set_new(s, "tol", json_real(o->ig_tol));
-            json_object_set_new(s, "max_steps", json_integer(o->ig_max_steps));
-        } else {
-            json_object_set_new(s, "steps", json_integer(o->ig_steps));
-            json_object_set_new(s, "rule", json_string("gauss-legendre"));
-        }
+        json_object_set_new(s, "steps", json_integer(o->ig_steps));
+        json_object_set_new(s, "rule", json_string("gauss-legendre"));
         json_object_set_new(s, "baseline", json_string(o->mask == ATTRIB_MASK_ZERO ? "zero embeddings" : "mask token embeddings"));
         break;
     case ATTRIB_METHOD_SMOOTHGRAD:
@@ -364,7 +357,10 @@ static attrib_explain_options base_options(const run_ctx *rc, attrib_method meth
     if ((method == ATTRIB_METHOD_INTEGRATED_GRADIENTS || method == ATTRIB_METHOD_SMOOTHGRAD) &&
         (o.mask == ATTRIB_MASK_DELETE || o.mask == ATTRIB_MASK_ATTENTION))
         o.mask = ATTRIB_MASK_TOKEN;
-    if (a->steps) o.ig_steps = a->steps, o.ig_tol = 0; /* --steps: the fixed rule; else adaptive */
+    /* the fixed rule (32 Gauss-Legendre steps unless --steps), as the published
+     * compare results were made; explain's default is the adaptive rule */
+    o.ig_tol = 0;
+    if (a->steps) o.ig_steps = a->steps;
     if (a->samples && method == ATTRIB_METHOD_SHAPLEY_SAMPLED) o.samples = a->samples;
     o.seed = seed;
     return o;

@@ -94,6 +94,13 @@ int cmd_info(int argc, char **argv) {
         } else {
             json_object_set_new(o, "tokenizer", json_null());
         }
+        json_object_set_new(o, "features",
+                            json_pack("{s:s, s:b, s:b, s:f, s:f, s:f, s:f, s:i, s:i, s:f}", "activation", in->activation,
+                                      "qk_norm", in->has_qk_norm, "post_norms", in->has_post_norms, "embed_scale",
+                                      (double)in->embed_scale, "attn_scale", (double)in->attn_scale, "attn_softcap",
+                                      (double)in->attn_softcap, "final_softcap", (double)in->final_softcap,
+                                      "sliding_window", in->sliding_window, "windowed_layers", in->n_windowed_layers,
+                                      "rope_theta_local", (double)in->rope_theta_local));
         if (check) json_object_set_new(o, "weights_finite", json_integer(n_tensors));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
         if (s) puts(s);
@@ -113,6 +120,18 @@ int cmd_info(int argc, char **argv) {
         printf("RoPE           base %g, %s%s\n", (double)in->rope_theta, rope_name(in->rope_layout),
                in->has_rope_freqs ? ", with frequency factors" : "");
         printf("RMSNorm eps    %g\n", (double)in->rms_eps);
+        printf("block          %s FFN%s%s%s\n", strcmp(in->activation, "gelu_tanh") == 0 ? "GeGLU (tanh GELU)" : "SwiGLU",
+               in->has_qkv_bias ? ", Q/K/V biases" : "", in->has_qk_norm ? ", Q/K RMSNorm per head" : "",
+               in->has_post_norms ? ", post-attention and post-FFN norms" : "");
+        if (in->embed_scale != 1.0f) printf("embeddings     scaled by %g\n", (double)in->embed_scale);
+        if (in->attn_softcap > 0.0f || in->final_softcap > 0.0f)
+            printf("soft-caps      attention %g, final logits %g (0 = none)\n", (double)in->attn_softcap, (double)in->final_softcap);
+        if (in->n_windowed_layers > 0) {
+            printf("attention      sliding window of %d positions in %d of %d layers", in->sliding_window,
+                   in->n_windowed_layers, in->n_layer);
+            if (in->rope_theta_local > 0.0f) printf(" (RoPE base %g there)", (double)in->rope_theta_local);
+            putchar('\n');
+        }
         printf("output matrix  %s%s\n", in->tied_output ? "tied to the embeddings" : "separate",
                in->has_qkv_bias ? "; Q/K/V biases" : "");
         printf("tensor types  ");
