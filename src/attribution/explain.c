@@ -350,8 +350,23 @@ fail:
     return s;
 }
 
+static attrib_status explain_impl(attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt,
+                                  attrib_result **result_out);
+
 attrib_status attrib_explain(attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt,
                              attrib_result **result_out) {
+    if (!m || !opt || !is_gradient_method(opt->method) || attrib_model_get_compute(m) == ATTRIB_COMPUTE_EXACT)
+        return explain_impl(m, ids, n, opt, result_out);
+    /* gradient passes are exact: so are the values they are checked against
+     * (f(x) and f(baseline) in IG's completeness), never the fast forward */
+    attrib_model_set_compute(m, ATTRIB_COMPUTE_EXACT);
+    attrib_status s = explain_impl(m, ids, n, opt, result_out);
+    attrib_model_set_compute(m, ATTRIB_COMPUTE_FAST);
+    return s;
+}
+
+static attrib_status explain_impl(attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt,
+                                  attrib_result **result_out) {
     if (!result_out) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_explain: NULL argument");
     const double t0 = now_seconds();
     explain_ctx c;
