@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake pkg-config git ca-certificates \
-  libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev libssl-dev \
+  libopenblas-dev libpcre2-dev libjansson-dev libutf8proc-dev libssl-dev librsvg2-dev \
   libcmocka-dev clang libclang-rt-14-dev llvm valgrind \
   python3 python3-numpy python3-torch python3-jinja2 parallel python3-pytest python3-venv python3-setuptools python3-wheel
 # Browser tests of the HTML reports: Debian's Chromium, driven by playwright-core

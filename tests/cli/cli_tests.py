@@ -391,6 +391,93 @@ def test_c_svg_figure():
             check(rects[k * n].get("fill") == "#f2f2f2", "BOS grey (fixed)")
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path):
+    """Width and height from a PNG's IHDR chunk (PNG spec: the first chunk,
+    length 13, type IHDR, then width and height as big-endian uint32)."""
+    with open(path, "rb") as f:
+        b = f.read(24)
+    check(b[:8] == PNG_SIGNATURE, f"{path} starts with the PNG signature", repr(b[:8]))
+    check(b[12:16] == b"IHDR", f"{path}: first chunk is IHDR", repr(b[8:16]))
+    return int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+
+
+def png_or_skip(rc, err):
+    """True when this attrib has --png; a build without librsvg must say
+    which library is missing and how to get a PNG anyway."""
+    if rc == 1 and "librsvg" in err:
+        check("rsvg-convert" in err and "--svg" in err, "--png without librsvg names the way out", "", err)
+        print("note: attrib built without librsvg; PNG checks skipped")
+        return False
+    return True
+
+
+def test_c_png_heat_map():
+    import xml.etree.ElementTree as ET
+    with tempfile.TemporaryDirectory() as d:
+        svg, png = os.path.join(d, "h.svg"), os.path.join(d, "h.png")
+        rc, out, err = run("explain", S260, LILY, "-m", "saliency", "--svg", svg, "--png", png)
+        if not png_or_skip(rc, err):
+            return
+        check(rc == 0, "explain --svg --png", out, err)
+        root = ET.parse(svg).getroot()
+        w, h = png_size(png)  # twice the SVG's size (RENDER_PNG_SCALE, documented in docs/reports.md)
+        check((w, h) == (2 * int(root.get("width")), 2 * int(root.get("height"))),
+              f"PNG {w}x{h} is twice the SVG {root.get('width')}x{root.get('height')}")
+
+
+def test_c_compare_summary_figure():
+    import xml.etree.ElementTree as ET
+    ns = "{http://www.w3.org/2000/svg}"
+    methods = ["saliency", "gxi", "occlusion"]
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "d.csv")
+        with open(data, "w") as f:
+            f.write("text,label\nhello there,0\nhow do I stop a process,1\n")
+        doc, svg, png = (os.path.join(d, n) for n in ("c.json", "c.svg", "c.png"))
+        rc, out, err = run("compare", S260, "--data", data, "--template", "judge", "--label-words", " happy", " big",
+                           "--methods", ",".join(methods), "--bootstrap", "20", "-o", doc, "--svg", svg)
+        check(rc == 0, "compare --svg", out, err)
+        summary = json.load(open(doc))["summary"]["groups"]["all"]
+        root = ET.parse(svg).getroot()  # well-formed XML
+        charts = {c.get("aria-label", ""): c for c in root.iter(ns + "svg")}
+        for metric, title in (("comprehensiveness_aopc", "comprehensiveness AOPC"), ("sufficiency_aopc", "sufficiency AOPC")):
+            chart = [c for k, c in charts.items() if k.startswith(title)]
+            check(len(chart) == 1, f"one {title} chart", str(list(charts)))
+            bars = list(chart[0].iter(ns + "rect"))
+            labels = [t.text for t in chart[0].iter(ns + "text") if t.get("text-anchor") == "end"][:len(bars)]
+            faith = summary["faithfulness"]
+            want = methods + (["random"] if metric in faith.get("random", {}) else [])
+            check(labels == want, f"{title}: one bar per method (and the random baseline): {labels}")
+            # bar lengths are proportional to the document's means (one axis for the chart)
+            means = [faith[m][metric]["mean"] for m in want]
+            widths = [float(b.get("width")) for b in bars]
+            ref = max(range(len(means)), key=lambda i: abs(means[i]))
+            for m, mean, wd in zip(want, means, widths):
+                check(abs(wd * abs(means[ref]) - widths[ref] * abs(mean)) <= 0.2 * abs(means[ref]) + 1e-9,
+                      f"{title}: {m} bar {wd} for mean {mean} (longest {widths[ref]} for {means[ref]})")
+        matrix = [c for k, c in charts.items() if k.startswith("mean Spearman")]
+        check(len(matrix) == 1, "one agreement matrix", str(list(charts)))
+        cells = [g for g in matrix[0].iter(ns + "g")]
+        check(len(cells) == len(methods) ** 2, f"{len(methods)}x{len(methods)} cells, got {len(cells)}")
+        for i, a in enumerate(methods):
+            for j, b in enumerate(methods):
+                shown = [t.text for t in cells[i * len(methods) + j].iter(ns + "text")][0]
+                e = summary["agreement"].get(f"{a}|{b}") or summary["agreement"].get(f"{b}|{a}")
+                v = 1.0 if i == j else e["spearman"]["mean"]
+                check(abs(float(shown) - v) <= 0.0051, f"Spearman({a}, {b}) shown {shown}, document {v}")
+        # report renders the same figure from the document
+        rsvg = os.path.join(d, "r.svg")
+        rc, out, err = run("report", doc, "--svg", rsvg)
+        check(rc == 0 and open(rsvg, "rb").read() == open(svg, "rb").read(), "report --svg equals compare --svg", out, err)
+        rc, out, err = run("report", doc, "--png", png)
+        if png_or_skip(rc, err):
+            check(rc == 0, "report --png", out, err)
+            check(png_size(png) == (2 * int(root.get("width")), 2 * int(root.get("height"))), "PNG twice the SVG's size")
+
+
 def test_readme_examples():
     """The README's `$ ./build/attrib ...` examples run as written and print what the README shows
     (every shown line but the timing), and the examples of `attrib --help` run."""

@@ -16,6 +16,7 @@
  * rows are journaled as they finish, so a stopped run resumes (compare_rows.c).
  */
 #include "compare.h"
+#include "render.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -61,6 +62,9 @@ static const char *HELP_FMT =
     "  -o, --out FILE       the JSON document (every per-prompt attribution and metric)\n"
     "  --html FILE          the HTML report (docs/reports.md)\n"
     "  --csv FILE           one row per prompt x method x token (spreadsheet-safe)\n"
+    "  --svg FILE           the summary as an SVG figure (papers, slides): faithfulness bars\n"
+    "                       with 95% intervals and the random baseline, agreement matrix\n"
+    "  --png FILE           the same figure as PNG, at twice the SVG's size (needs librsvg)\n"
     "  --json               print the JSON document to standard output instead of the table\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
     "  --compute MODE       exact (default) | fast: forward passes multiply Q8_0/Q4_0/Q4_K/Q5_K/Q6_K\n"
@@ -90,7 +94,7 @@ static const char *HELP_FMT =
 #define MAX_METHODS 8
 
 typedef struct compare_args {
-    const char *model, *probe_path, *out, *html, *csv, *label_pos, *label_neg;
+    const char *model, *probe_path, *out, *html, *csv, *svg, *png, *label_pos, *label_neg;
     cli_data_opts data;
     int methods[MAX_METHODS], n_methods;
     int steps, samples, mask, threads, json, quiet, progress, curve_points, random_orders, bootstrap, n_fractions;
@@ -192,6 +196,9 @@ static int parse(int argc, char **argv, compare_args *a) {
         } else if (!strcmp(k, "--csv")) {
             if (!v) return cli_usage_error("compare", "--csv needs a file");
             a->csv = v, i++;
+        } else if (!strcmp(k, "--svg") || !strcmp(k, "--png")) {
+            if (!v) return cli_usage_error("compare", "%s needs a file", k);
+            *(k[2] == 's' ? &a->svg : &a->png) = v, i++;
         } else if (!strcmp(k, "--json")) {
             a->json = 1;
         } else if (!strcmp(k, "--too-long")) {
@@ -537,6 +544,12 @@ int cmd_compare(int argc, char **argv) {
     a.bootstrap = 1000;
     int rc = parse(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
+    if (a.merge && (a.svg || a.png))
+        return cli_usage_error("compare", "--merge writes no figure: run 'attrib report MERGED.json --svg FILE'");
+    if (a.png && !render_png_available()) { /* say so before the model runs */
+        render_png(a.png, render_compare_svg, NULL);
+        return 1;
+    }
     if (a.merge) return compare_merge(a.n_merge, a.merge, a.out, a.html, a.json);
     if (!a.data.seed_set) a.data.seed = a.seed;
     if (!a.n_methods) {
@@ -795,6 +808,14 @@ int cmd_compare(int argc, char **argv) {
             goto done;
         }
     }
+    if (a.svg) {
+        FILE *f = fopen(a.svg, "w");
+        if (!f || render_compare_svg(f, doc) || fclose(f)) {
+            fprintf(stderr, "attrib: error: cannot write the SVG figure %s\n", a.svg);
+            goto done;
+        }
+    }
+    if (a.png && render_png(a.png, render_compare_svg, doc)) goto done;
     if (a.json) {
         json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
         putchar('\n');

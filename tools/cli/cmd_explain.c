@@ -98,6 +98,7 @@ static const char *HELP =
     "  --html FILE          also write a self-contained HTML report (opens from file://)\n"
     "  --csv FILE           also write CSV: one row per method x token\n"
     "  --svg FILE           also write the heat map as an SVG figure (for papers and slides)\n"
+    "  --png FILE           the same figure as PNG, at twice the SVG's size (needs librsvg)\n"
     "  --progress           progress on standard error even when it is not a terminal\n"
     "data set (instead of TEXT; no labels or classifier needed):\n"
     "  --data FILE          explain every row's text (CSV, JSON or JSONL; --text-col NAME,\n"
@@ -129,7 +130,7 @@ typedef struct args {
     size_t text_len;
     bool judge; /* the target is the template's label words */
     cli_data_opts data; /* --data FILE: explain every row */
-    const char *out_path, *svg_path;
+    const char *out_path, *svg_path, *png_path;
     bool show_prompt; /* --show-prompt: print the prompt and stop */
 } args;
 
@@ -278,6 +279,7 @@ static int parse_args(int argc, char **argv, args *a) {
             if (x < 0) return 2;
         } else if (!strcmp(k, "--html")) { NEED_VALUE(); a->html_path = v;
         } else if (!strcmp(k, "--csv")) { NEED_VALUE(); a->csv_path = v;
+        } else if (!strcmp(k, "--png")) { NEED_VALUE(); a->png_path = v;
         } else if (!strcmp(k, "--svg")) { NEED_VALUE(); a->svg_path = v;
         } else if (!strcmp(k, "--color")) {
             NEED_VALUE();
@@ -298,7 +300,12 @@ static int parse_args(int argc, char **argv, args *a) {
     if (!a->model) return cli_usage_error("explain", "missing MODEL");
     if (a->data.n_files && a->text) return cli_usage_error("explain", "give TEXT or --data FILE, not both");
     if (!a->text && !a->data.n_files) return cli_usage_error("explain", "missing TEXT (or --data FILE)");
-    if (a->svg_path && a->data.n_files) return cli_usage_error("explain", "--svg is for one TEXT, not --data");
+    if ((a->svg_path || a->png_path) && a->data.n_files)
+        return cli_usage_error("explain", "%s is for one TEXT, not --data", a->svg_path ? "--svg" : "--png");
+    if (a->png_path && !render_png_available()) { /* say so before the model runs */
+        render_png(a->png_path, render_explain_svg, NULL);
+        return 1;
+    }
     if (a->out_path && !a->data.n_files) return cli_usage_error("explain", "-o goes with --data (for one TEXT, use --json)");
     if (!a->n_methods) a->methods[a->n_methods++] = ATTRIB_METHOD_INTEGRATED_GRADIENTS;
     if (ig_tol > 0 && fixed_rule)
@@ -1014,7 +1021,8 @@ int cmd_explain(int argc, char **argv) {
     if (doc) { /* also after some methods failed: their results are not lost */
         int bad = (a.html_path && write_file(a.html_path, render_explain_html, doc)) ||
                   (a.csv_path && write_file(a.csv_path, render_explain_csv, doc)) ||
-                  (a.svg_path && write_file(a.svg_path, render_explain_svg, doc)) || print_doc(&a, doc);
+                  (a.svg_path && write_file(a.svg_path, render_explain_svg, doc)) ||
+                  (a.png_path && render_png(a.png_path, render_explain_svg, doc)) || print_doc(&a, doc);
         if (bad) rc = 1;
     }
     json_decref(doc);

@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char *HELP =
-    "usage: attrib report DOC.json [--html OUT.html] [--csv OUT.csv] [--json]\n"
+    "usage: attrib report DOC.json [--html OUT.html] [--csv OUT.csv] [--svg FIG.svg] [--png FIG.png] [--json]\n"
     "\n"
     "Renders a comparison document written by 'attrib compare' (schema attrib.compare/1).\n"
     "Without options it prints the summary table, as compare did; '-' as FILE writes to\n"
@@ -27,6 +27,10 @@ static const char *HELP =
     "                and filter controls; loads nothing from the network, opens from file://\n"
     "  --csv FILE    one row per prompt x method x token (RFC 4180; text cells that a\n"
     "                spreadsheet would run as a formula are prefixed with ')\n"
+    "  --svg FILE    the summary as a figure for papers and slides: comprehensiveness and\n"
+    "                sufficiency bars with 95% intervals and the random baseline, and the\n"
+    "                Spearman agreement matrix (the same as 'attrib compare --svg')\n"
+    "  --png FILE    the same figure as PNG, at twice the SVG's size (needs librsvg)\n"
     "  --json        print the document's summary (agreement, faithfulness, classifier,\n"
     "                cost) and provenance as JSON\n"
     "\n"
@@ -50,7 +54,7 @@ static int write_output(const char *path, int (*render)(FILE *, const json_t *),
 }
 
 int cmd_report(int argc, char **argv) {
-    const char *doc_path = NULL, *html = NULL, *csv = NULL;
+    const char *doc_path = NULL, *html = NULL, *csv = NULL, *svg = NULL, *png = NULL;
     bool json = false;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -60,6 +64,10 @@ int cmd_report(int argc, char **argv) {
         } else if (!strcmp(k, "--html") || !strcmp(k, "--csv")) {
             if (!v) return cli_usage_error("report", "%s needs a value", k);
             *(k[2] == 'h' ? &html : &csv) = v;
+            i++;
+        } else if (!strcmp(k, "--svg") || !strcmp(k, "--png")) {
+            if (!v) return cli_usage_error("report", "%s needs a value", k);
+            *(k[2] == 's' ? &svg : &png) = v;
             i++;
         } else if (!strcmp(k, "--json")) {
             json = true;
@@ -72,6 +80,10 @@ int cmd_report(int argc, char **argv) {
         }
     }
     if (!doc_path) return cli_usage_error("report", "missing DOC.json");
+    if (png && !render_png_available()) {
+        render_png(png, render_compare_svg, NULL); /* names the missing library */
+        return 1;
+    }
     FILE *probe = fopen(doc_path, "rb");
     if (!probe) {
         fprintf(stderr, "attrib: error: cannot read %s: %s\n", doc_path, strerror(errno));
@@ -95,7 +107,8 @@ int cmd_report(int argc, char **argv) {
     } else if (schema && strncmp(schema, "attrib.compare/1", 16) != 0) {
         fprintf(stderr, "attrib: error: %s has schema '%s'; this attrib reads attrib.compare/1\n", doc_path, schema);
     } else {
-        rc = (html && write_output(html, render_compare_html, doc)) || (csv && write_output(csv, render_compare_csv, doc));
+        rc = (html && write_output(html, render_compare_html, doc)) || (csv && write_output(csv, render_compare_csv, doc)) ||
+             (svg && write_output(svg, render_compare_svg, doc)) || (png && render_png(png, render_compare_svg, doc));
         if (!rc && json) { /* the summary, not the per-prompt records (those are the document itself) */
             json_t *out = json_pack("{s:O?, s:O?, s:O?, s:O?}", "schema", json_object_get(doc, "schema"), "provenance",
                                     json_object_get(doc, "provenance"), "methods", json_object_get(doc, "methods"), "summary",
@@ -105,7 +118,7 @@ int cmd_report(int argc, char **argv) {
             rc = !text || fflush(stdout);
             free(text);
             json_decref(out);
-        } else if (!rc && !html && !csv) {
+        } else if (!rc && !html && !csv && !svg && !png) {
             if (!json_object_get(doc, "summary")) {
                 fprintf(stderr, "attrib: error: %s has no summary to print\n", doc_path);
                 rc = 1;

@@ -774,13 +774,22 @@ static void svg_text(FILE *f, double x, double y, const char *anchor, const char
     fputs("</text>", f);
 }
 
+/* Width of svg_agreement's chart: the cells, and room for the last column's
+ * label, which is written at 40 degrees (about 6.2 px a character). */
+static double agreement_width(const compare_view *c) {
+    size_t longest = 0;
+    for (size_t i = 0; i < c->n_methods; i++)
+        if (strlen(c->methods[i]) > longest) longest = strlen(c->methods[i]);
+    return 96 + 50 * (double)c->n_methods + fmax(8, 0.77 * 6.2 * (double)longest - 25 + 6);
+}
+
 /* Methods x methods heat map of the mean Spearman correlation. */
 static void svg_agreement(FILE *f, const compare_view *c) {
     const json_t *agreement = json_object_get(c->all, "agreement");
     size_t k = c->n_methods;
     const double left = 96, top = 74, cell = 50;
-    fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=img aria-label=\"mean Spearman correlation between methods\">",
-            left + k * cell + 8, top + k * cell + 8);
+    fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"mean Spearman correlation between methods\">",
+            agreement_width(c), top + k * cell + 8);
     for (size_t i = 0; i < k; i++) {
         svg_text(f, left - 6, top + (i + 0.5) * cell + 4, "end", NULL, c->methods[i]);
         char tr[96];
@@ -795,7 +804,11 @@ static void svg_agreement(FILE *f, const compare_view *c) {
             if (fabs(v) < 0.005) v = 0; /* no "-0.00" */
             render_rgb col = i == j ? (render_rgb){238, 238, 238} : render_heat_rgb(v, 1.0); /* the diagonal is no finding */
             char a[32], lo[32], hi[32];
-            fprintf(f, "<g><title>Spearman(%s, %s) = %s", c->methods[i], c->methods[j], fmt_num(a, v, 3));
+            fputs("<g><title>Spearman(", f); /* names come from the document: escaped */
+            render_html(f, c->methods[i], strlen(c->methods[i]), 0);
+            fputs(", ", f);
+            render_html(f, c->methods[j], strlen(c->methods[j]), 0);
+            fprintf(f, ") = %s", fmt_num(a, v, 3));
             if (e) fprintf(f, " [95%% CI %s, %s], n = %.0f", fmt_num(lo, doc_num(e, "lo"), 3), fmt_num(hi, doc_num(e, "hi"), 3),
                            doc_num(e, "n"));
             fprintf(f, "</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#%02x%02x%02x\" stroke=\"#fff\"/>",
@@ -815,8 +828,9 @@ typedef struct bar_row {
     char value[64];      /* printed right of the bar */
 } bar_row;
 
-/* Horizontal bars from 0 with 95% interval whiskers. */
-static void svg_bars(FILE *f, const char *aria, const bar_row *rows, size_t n) {
+/* Horizontal bars from 0 with 95% interval whiskers. Returns the width
+ * drawn (the height is 28 + 24 n). */
+static double svg_bars(FILE *f, const char *aria, const bar_row *rows, size_t n) {
     const double left = 96, width = 230, rh = 24, top = 6;
     double mn = 0, mx = 0, right = 40;
     for (size_t i = 0; i < n; i++) {
@@ -826,7 +840,7 @@ static void svg_bars(FILE *f, const char *aria, const bar_row *rows, size_t n) {
             if (isfinite(v[j])) mn = fmin(mn, v[j]), mx = fmax(mx, v[j]);
     }
     if (mx - mn <= 0) mx = mn + 1;
-    fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=img aria-label=\"", left + width + right, top + n * rh + 22);
+    fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"", left + width + right, top + n * rh + 22);
     render_html(f, aria, strlen(aria), 0);
     fputs("\">", f);
 #define X(v) (left + width * ((v) - mn) / (mx - mn))
@@ -850,9 +864,11 @@ static void svg_bars(FILE *f, const char *aria, const bar_row *rows, size_t n) {
     char a[32], b[32];
     svg_text(f, left, yb + 15, "start", NULL, fmt_num(a, mn, 3));
     svg_text(f, left + width, yb + 15, "end", NULL, fmt_num(b, mx, 3));
-    if (mn < 0 && mx > 0) svg_text(f, X(0), yb + 15, "middle", NULL, "0");
+    if (mn < 0 && mx > 0 && X(0) - left > 34 && left + width - X(0) > 34) /* not over the end labels */
+        svg_text(f, X(0), yb + 15, "middle", NULL, "0");
 #undef X
     fputs("</svg>", f);
+    return left + width + right;
 }
 
 /* A numeric JSON array into at most CAP doubles (NaN for non-numbers). */
@@ -892,7 +908,7 @@ static void svg_curves(FILE *f, const compare_view *c, const char *which) {
         for (size_t i = 0; i < ny[s]; i++)
             if (isfinite(y[s][i])) y0 = fmin(y0, y[s][i]), y1 = fmax(y1, y[s][i]);
     const double W = 380, H = 230, l = 52, r = 10, t = 10, b = 36;
-    fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=img aria-label=\"mean %s curves\">", W, H, which);
+    fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-label=\"mean %s curves\">", W, H, which);
     if (!(x1 > x0) || !(y1 >= y0)) {
         svg_text(f, W / 2, H / 2, "middle", NULL, "no curve data");
         fputs("</svg>", f);
@@ -953,24 +969,33 @@ static void interval_text(char *buf, size_t n, const json_t *o) {
              fmt_num(d, doc_num(o, "hi"), 3));
 }
 
+static const char *const FAITH_TITLES[] = {"comprehensiveness AOPC (higher: removing the top tokens hurts more)",
+                                           "sufficiency AOPC (lower: the top tokens alone suffice)"};
+
+/* One bar per method, then the random baseline when present, of METRIC
+ * ("comprehensiveness_aopc", ...) in FAITH. ROWS holds MAX_METHODS + 1. */
+static size_t faith_rows(bar_row *rows, const compare_view *c, const json_t *faith, const char *metric) {
+    size_t n = 0;
+    for (size_t i = 0; i <= c->n_methods; i++) {
+        const char *name = i < c->n_methods ? c->methods[i] : "random";
+        const json_t *o = json_object_get(json_object_get(faith, name), metric);
+        if (!o && i == c->n_methods) continue;
+        bar_row *r = &rows[n++];
+        r->label = name;
+        r->colour = i < c->n_methods ? method_colour(i) : RANDOM_COLOUR;
+        r->mean = doc_num(o, "mean"), r->lo = doc_num(o, "lo"), r->hi = doc_num(o, "hi");
+        interval_text(r->value, sizeof r->value, o);
+    }
+    return n;
+}
+
 static void faithfulness_section(FILE *f, const compare_view *c) {
     const json_t *faith = json_object_get(c->all, "faithfulness");
     static const char *metrics[] = {"comprehensiveness_aopc", "sufficiency_aopc", "deletion_auc", "insertion_auc"};
-    static const char *titles[] = {"comprehensiveness AOPC (higher: removing the top tokens hurts more)",
-                                   "sufficiency AOPC (lower: the top tokens alone suffice)"};
+    const char *const *titles = FAITH_TITLES;
     bar_row rows[MAX_METHODS + 1];
     for (int m = 0; m < 2; m++) {
-        size_t n = 0;
-        for (size_t i = 0; i <= c->n_methods; i++) {
-            const char *name = i < c->n_methods ? c->methods[i] : "random";
-            const json_t *o = json_object_get(json_object_get(faith, name), metrics[m]);
-            if (!o && i == c->n_methods) continue;
-            bar_row *r = &rows[n++];
-            r->label = name;
-            r->colour = i < c->n_methods ? method_colour(i) : RANDOM_COLOUR;
-            r->mean = doc_num(o, "mean"), r->lo = doc_num(o, "lo"), r->hi = doc_num(o, "hi");
-            interval_text(r->value, sizeof r->value, o);
-        }
+        size_t n = faith_rows(rows, c, faith, metrics[m]);
         fprintf(f, "<figure class=card><figcaption>%s</figcaption>", titles[m]);
         svg_bars(f, titles[m], rows, n);
         fputs("</figure>\n", f);
@@ -1361,6 +1386,55 @@ int render_compare_html(FILE *f, const json_t *doc) {
     html_tail(f, COMPARE_JS);
     free(order);
     return rc || ferror(f) ? -1 : 0;
+}
+
+/* The summary figure for papers and slides: the HTML report's bar charts
+ * and agreement matrix (same code) placed in one standalone SVG. The body
+ * is drawn first into memory because its size is known only afterwards. */
+int render_compare_svg(FILE *f, const json_t *doc) {
+    if (!json_is_object(doc) || !json_is_object(json_object_get(doc, "summary"))) return -1;
+    compare_view c;
+    compare_view_init(&c, doc);
+    if (!c.n_methods) return -1;
+    char *body = NULL;
+    size_t body_len = 0;
+    FILE *b = open_memstream(&body, &body_len);
+    if (!b) return -1;
+    const json_t *faith = json_object_get(c.all, "faithfulness");
+    bar_row rows[MAX_METHODS + 1];
+    const double X0 = 12;
+    double y = 44, wmax = 0;
+    for (int m = 0; m < 2; m++) {
+        size_t n = faith_rows(rows, &c, faith, m ? "sufficiency_aopc" : "comprehensiveness_aopc");
+        fprintf(b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">%s</text>\n<g transform=\"translate(%.0f %.0f)\">", X0, y + 14,
+                FAITH_TITLES[m], X0, y + 20);
+        wmax = fmax(wmax, fmax(svg_bars(b, FAITH_TITLES[m], rows, n), 6.8 * (double)strlen(FAITH_TITLES[m])));
+        fputs("</g>\n", b);
+        y += 20 + 28 + 24.0 * (double)n + 10;
+    }
+    double W = fmax(X0 + wmax + 12, 560), H = y + 24; /* 560: the note below the bars */
+    fprintf(b, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#555\">bars: mean over prompts; whiskers: 95%% bootstrap interval; "
+               "random: a random token ranking</text>\n", X0, y + 6);
+    if (c.n_methods >= 2) { /* the matrix right of the bars */
+        const double ax = X0 + wmax + 32, k = (double)c.n_methods;
+        fprintf(b, "<text x=\"%.0f\" y=\"58\" font-weight=\"bold\">mean Spearman correlation between methods</text>\n"
+                   "<g transform=\"translate(%.0f 64)\">", ax, ax);
+        svg_agreement(b, &c);
+        fputs("</g>\n", b);
+        W = fmax(W, ax + fmax(agreement_width(&c), 300) + 12), H = fmax(H, 64 + 74 + 50 * k + 16); /* 300: its title */
+    }
+    int bad = fclose(b);
+    const json_t *prompts = json_object_get(doc, "prompts");
+    size_t np = json_is_array(prompts) ? json_array_size(prompts) : 0;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+               "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"11\" fill=\"#222\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n"
+               "<text x=\"%.0f\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Attribution methods compared on %zu prompts</text>\n",
+            W, H, W, H, X0, np);
+    if (!bad && body) fwrite(body, 1, body_len, f);
+    fputs("</svg>\n", f);
+    free(body);
+    return bad || ferror(f) ? -1 : 0;
 }
 
 int render_compare_csv(FILE *f, const json_t *doc) {

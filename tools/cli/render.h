@@ -132,11 +132,24 @@ int render_explain_term(FILE *f, const json_t *doc, render_colour colour);
  * PNG with e.g. rsvg-convert). */
 int render_explain_svg(FILE *f, const json_t *doc);
 
+/* The same figure as PNG (render_png.c): the SVG that SVG_WRITER makes of
+ * DOC, rasterised with librsvg + cairo at RENDER_PNG_SCALE times its size.
+ * Unlike the writers above it prints its own message on failure (also when
+ * attrib was built without librsvg: render_png_available() is then false). */
+#define RENDER_PNG_SCALE 2
+int render_png(const char *path, int (*svg_writer)(FILE *, const json_t *), const json_t *doc);
+bool render_png_available(void);
+
 /* The data-set report of an "attrib.compare/1" document (schema in
  * docs/reports.md): summary charts, provenance, then every prompt with
  * sort / filter controls. Missing or null fields are skipped. */
 int render_compare_html(FILE *f, const json_t *doc);
 /* One CSV row per prompt x method x token of that document. */
 int render_compare_csv(FILE *f, const json_t *doc);
+/* The summary as a standalone SVG figure: per method the comprehensiveness
+ * and sufficiency AOPC bars with their 95% bootstrap intervals and the
+ * random baseline, and the mean Spearman agreement matrix (the same drawing
+ * code as the HTML report's charts). */
+int render_compare_svg(FILE *f, const json_t *doc);
 
 #endif

@@ -424,7 +424,7 @@ int render_explain_svg(FILE *f, const json_t *doc) {
                 y - 8);
         const char *name = method_name(m);
         render_html(f, name, strlen(name), 0);
-        fprintf(f, "<tspan font-weight=\"normal\" fill=\"#555\">  %s", kind ? kind : "");
+        fprintf(f, "<tspan dx=\"8\" font-weight=\"normal\" fill=\"#555\">%s", kind ? kind : ""); /* dx: renderers collapse leading spaces */
         if (tt && kind && strcmp(kind, "probe")) {
             fputs(" of \xe2\x80\x9c", f);
             render_html(f, tt, tl, RENDER_VISIBLE);
