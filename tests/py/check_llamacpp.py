@@ -77,8 +77,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attrib_ref import harness as H  # noqa: E402
 
-LLAMACPP_DIR = os.path.join(H.REPO, "tests", "llamacpp")
-DRIVER = os.path.join(LLAMACPP_DIR, "llamacpp_ref.py")
 XSTEST = os.path.join(H.SHARED, "data", "xstest", "xstest_prompts.csv")
 SMOL_TOK = os.path.join(H.SHARED, "models", "smollm2-135m-tokenizer", "tokenizer.json")
 
@@ -322,27 +320,7 @@ def break_model(kind, n_head, n_head_kv):
 
 
 # ---------------------------------------------------------------- runners
-class LlamaCpp:
-    """The reference driver as a long-lived subprocess (JSON lines)."""
-
-    def __init__(self):
-        self.p = subprocess.Popen([sys.executable, DRIVER], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, encoding="utf-8")
-
-    def __call__(self, **req):
-        self.p.stdin.write(json.dumps(req) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError("llamacpp_ref.py exited (code %s)" % self.p.wait())
-        res = json.loads(line)
-        if "error" in res:
-            raise RuntimeError("llama.cpp: " + res["error"])
-        return res
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait()
+LlamaCpp = H.LlamaCpp
 
 
 def attrib_logits(tmp, path, ids, mode):

@@ -32,10 +32,8 @@ than 10x the tolerance, or the test fails: each convention is pinned.
 Environment: ATTRIB_SHARED. Options: -k SUBSTR, --keep.
 """
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,7 +46,6 @@ from attrib_ref import harness as H  # noqa: E402
 from attrib_ref.make_hf import hf_to_gguf, write_hf_dir  # noqa: E402
 from attrib_ref.model import gelu_tanh, load_model  # noqa: E402
 
-DRIVER = os.path.join(H.REPO, "tests", "llamacpp", "llamacpp_ref.py")
 TOL_SILU = 5e-6
 TOL_GELU_EXACT = 1.5e-3
 TOL_GELU_TABLE = 5e-4
@@ -184,27 +181,7 @@ CONTROLS = {
 }
 
 
-class LlamaCpp:
-    """tests/llamacpp/llamacpp_ref.py as a long-lived subprocess (JSON lines)."""
-
-    def __init__(self):
-        self.p = subprocess.Popen([sys.executable, DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, encoding="utf-8")
-
-    def __call__(self, **req):
-        self.p.stdin.write(json.dumps(req) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError("llamacpp_ref.py exited (code %s)" % self.p.wait())
-        res = json.loads(line)
-        if "error" in res:
-            raise RuntimeError("llama.cpp: " + res["error"])
-        return res
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait()
+LlamaCpp = H.LlamaCpp
 
 
 def ref_logits(path, ids, long_rope, tweak=None, table=False):

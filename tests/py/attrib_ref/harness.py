@@ -1,5 +1,6 @@
 """Shared plumbing of the tests/py/check_*.py scripts: where things are,
 generated models, and a small table printer. No attrib code is used here."""
+import json
 import os
 import subprocess
 import sys
@@ -46,3 +47,30 @@ def print_table(rows, headers):
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
     sys.stdout.flush()
+
+
+LLAMACPP_DRIVER = os.path.join(REPO, "tests", "llamacpp", "llamacpp_ref.py")
+
+
+class LlamaCpp:
+    """tests/llamacpp/llamacpp_ref.py (llama.cpp, the independent reference) as
+    a long-lived subprocess: one JSON request per line in, one answer out."""
+
+    def __init__(self):
+        self.p = subprocess.Popen([sys.executable, LLAMACPP_DRIVER], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, encoding="utf-8")
+
+    def __call__(self, **req):
+        self.p.stdin.write(json.dumps(req) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("llamacpp_ref.py exited (code %s)" % self.p.wait())
+        res = json.loads(line)
+        if "error" in res:
+            raise RuntimeError("llama.cpp: " + res["error"])
+        return res
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
