@@ -68,6 +68,28 @@ def main():
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 
+def embedding_gradient(f_emb, x):
+    """d f / d x for embeddings X (T, C): one forward and one backward pass.
+    F_EMB maps a batch of embeddings (B, T, C) to the target values (B,)."""
+    e = x.clone()[None].requires_grad_(True)
+    f_emb(e)[0].backward()
+    return e.grad[0]
+
+
+def integrated_gradients(f_emb, x, base, steps):
+    """Integrated gradients from BASE to X (both (T, C)) per embedding
+    dimension, (T, C): Gauss-Legendre nodes (numpy's leggauss), all STEPS
+    points in one autograd batch (Captum's default internal_batch_size=None)."""
+    import numpy as np
+    import torch
+    nodes, weights = np.polynomial.legendre.leggauss(steps)
+    alphas = torch.tensor((nodes + 1) / 2, dtype=x.dtype)[:, None, None]
+    pts = (base[None] + alphas * (x - base)[None]).detach().requires_grad_(True)   # (steps, T, C)
+    f_emb(pts).sum().backward()
+    w = torch.tensor(weights / 2, dtype=x.dtype)[:, None, None]
+    return (x - base).detach() * (w * pts.grad).sum(0)
+
+
 def attribute(a, m, ids, load_s):
     import numpy as np
     import torch
@@ -77,20 +99,13 @@ def attribute(a, m, ids, load_s):
         with torch.no_grad():
             target = int(torch.argmax(m.forward(tokens=[ids], last_only=True)[0, -1]))
         x = m.embed([ids])[0]                                   # (T, C)
+        f_emb = lambda e: m.forward(embeddings=e, last_only=True)[:, -1, target]
         if a.job == "saliency":
-            e = x.clone()[None].requires_grad_(True)
-            m.forward(embeddings=e, last_only=True)[0, -1, target].backward()
-            scores = e.grad[0].norm(dim=-1)
+            scores = embedding_gradient(f_emb, x).norm(dim=-1)
         else:
             base = x.clone()
             base[1:] = m.embed([[a.mask_token] * (len(ids) - 1)])[0]
-            nodes, weights = np.polynomial.legendre.leggauss(a.steps)
-            alphas = torch.tensor((nodes + 1) / 2, dtype=x.dtype)[:, None, None]
-            pts = (base[None] + alphas * (x - base)[None]).requires_grad_(True)   # (steps, T, C)
-            out = m.forward(embeddings=pts, last_only=True)[:, -1, target]
-            out.sum().backward()
-            w = torch.tensor(weights / 2, dtype=x.dtype)[:, None, None]
-            scores = ((x - base) * (w * pts.grad).sum(0)).sum(-1)
+            scores = integrated_gradients(f_emb, x, base, a.steps).sum(-1)
             with torch.no_grad():
                 m.forward(embeddings=base[None], last_only=True)          # f(baseline), as attrib reports it
         times.append(time.perf_counter() - t0)

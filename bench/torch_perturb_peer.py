@@ -57,27 +57,13 @@ def main():
         tgt = int(torch.argmax(logits))
         f_in = float(logits[tgt])
         out = {"impl": "pytorch", "threads": a.threads, "n_tokens": n}
+        value = lambda x: float(f(x)[tgt])
+        features = list(range(1, n))
         if a.job == "loo":
-            scores = []
-            for i in range(1, n):
-                x = list(ids)
-                x[i] = a.mask_token
-                scores.append(f_in - float(f(x)[tgt]))
-            out["scores"] = scores
+            out["scores"] = leave_one_out(value, ids, features, a.mask_token, f_in)
         elif a.job == "shapley":
-            rng = np.random.default_rng(a.seed)
-            phi = np.zeros(n - 1)
-            base = [ids[0]] + [a.mask_token] * (n - 1)
-            v0 = float(f(base)[tgt])
-            for _ in range(a.perms):
-                x = list(base)
-                prev = v0
-                for feat in rng.permutation(n - 1):
-                    x[feat + 1] = ids[feat + 1]
-                    cur = float(f(x)[tgt])
-                    phi[feat] += cur - prev
-                    prev = cur
-            out["scores"] = list(phi / a.perms)
+            out["scores"] = shapley_permutations(value, ids, features, a.mask_token, a.perms,
+                                                 np.random.default_rng(a.seed))
             out["perms"] = a.perms
         else:
             for _ in range(a.reps - 1):
@@ -86,6 +72,40 @@ def main():
         out["evals"] = evals
         out["seconds_per_eval"] = out["seconds"] / evals
     print(json.dumps(out))
+
+
+def leave_one_out(value, ids, features, mask_token, f_in):
+    """VALUE(ids) -> float of the whole prompt; per position in FEATURES,
+    F_IN - VALUE(ids with that token replaced by MASK_TOKEN): one batch-1
+    pass per feature."""
+    scores = []
+    for i in features:
+        x = list(ids)
+        x[i] = mask_token
+        scores.append(f_in - value(x))
+    return scores
+
+
+def shapley_permutations(value, ids, features, mask_token, perms, rng):
+    """Permutation Shapley values of the positions in FEATURES, PERMS
+    independent permutations from RNG (numpy Generator): the value of the
+    all-masked input, then each permutation adds the features back one at a
+    time, one batch-1 pass each."""
+    import numpy as np
+    phi = np.zeros(len(features))
+    base = list(ids)
+    for i in features:
+        base[i] = mask_token
+    v0 = value(base)
+    for _ in range(perms):
+        x = list(base)
+        prev = v0
+        for k in rng.permutation(len(features)):
+            x[features[k]] = ids[features[k]]
+            cur = value(x)
+            phi[k] += cur - prev
+            prev = cur
+    return list(phi / perms)
 
 
 if __name__ == "__main__":

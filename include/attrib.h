@@ -297,6 +297,46 @@ attrib_status attrib_forward(attrib_model *model, const attrib_batch *batch,
                              attrib_cache *cache, float *logits_out);
 
 /* ------------------------------------------------------------------------
+ * Prefix cache: a fixed leading part of every input, computed once
+ *
+ * A judge or guard template puts every prompt after the same leading
+ * tokens (Llama Guard's built-in template: about 125 before the input).
+ * Attention is causal, so their keys and values are the same for every
+ * prompt, every attribution method, every masked variant and every
+ * gradient step, and no gradient flows into them. An attrib_prefix keeps
+ * them once; attrib_explain, attrib_evaluate_masked and
+ * attrib_faithfulness_eval given one (attrib_explain_options.prefix) then
+ * compute only positions P.. of every pass: gradient passes start at
+ * position P with the prefix as a constant (RoPE positions and sliding
+ * windows count from 0 as before), and perturbation passes continue from
+ * it. Results equal those without the prefix up to float32 rounding (the
+ * prefix's rows are computed in a different batch; docs/compare.md gives
+ * the bound the tests check). The prefix keeps its keys and values for
+ * both compute modes (ATTRIB_COMPUTE_FAST only when the model has weights
+ * it affects), so the model's mode may change between uses.
+ *
+ * Probe targets with mean pooling (ATTRIB_POOL_MEAN) need the prefix's
+ * hidden states too, which it does not keep, and layer attribution makes
+ * every position a feature: such requests ignore the prefix (after checking
+ * it) and compute every position (attrib_result.prefix_len is then 0).
+ * ---------------------------------------------------------------------- */
+typedef struct attrib_prefix attrib_prefix;
+
+/* Runs IDS[0..n) (1 <= n < the model's context) through MODEL and keeps
+ * the ids and every block's keys and values. The prefix belongs to MODEL
+ * (using it with another model fails) and must not outlive it; it is read
+ * only, so one prefix serves any number of calls. Caller frees with
+ * attrib_prefix_free. */
+attrib_status attrib_prefix_new(attrib_model *model, const int32_t *ids, int n, attrib_prefix **prefix_out);
+void attrib_prefix_free(attrib_prefix *prefix);
+/* P: the number of tokens the prefix holds (0 for NULL). */
+int attrib_prefix_len(const attrib_prefix *prefix);
+/* 1 if IDS (n tokens) starts with the prefix's P ids and n > P, else 0:
+ * whether a request for IDS may use PREFIX (a template's prefix tokens can
+ * differ for some inputs, e.g. when BPE merges across the input's start). */
+int attrib_prefix_matches(const attrib_prefix *prefix, const int32_t *ids, int n);
+
+/* ------------------------------------------------------------------------
  * Tokenizers
  * ---------------------------------------------------------------------- */
 typedef enum attrib_token_type {
@@ -384,14 +424,60 @@ typedef enum attrib_method {
     ATTRIB_METHOD_SHAPLEY_SAMPLED = 6, /* permutation sampling (antithetic) */
     ATTRIB_METHOD_KERNELSHAP = 7,
     ATTRIB_METHOD_LIME = 8,
-    ATTRIB_METHOD_COUNT_ = 9
+    ATTRIB_METHOD_GRADIENTSHAP = 9,  /* expected gradients from the baseline to noisy inputs */
+    ATTRIB_METHOD_COUNT_ = 10
 } attrib_method;
 
 /* "saliency", "gxi", "ig", "smoothgrad", "occlusion", "shapley-exact",
- * "shapley", "kernelshap", "lime". */
+ * "shapley", "kernelshap", "lime", "gradientshap"; "?" for an unknown method. */
 const char *attrib_method_name(attrib_method m);
-/* Parses those names; returns -1 for an unknown name. */
+/* Parses those names (also "integrated-gradients", "grad-x-input");
+ * returns -1 for an unknown name. */
 int attrib_method_from_name(const char *name);
+
+/* The method table. Every fact about a method (its name, family, which
+ * options it reads, how its settings are recorded, its run function) lives
+ * in one row of the library's table; front ends list methods, print help
+ * and decide what applies to which method from these accessors, never from
+ * the enum's order. */
+typedef enum attrib_method_family {
+    ATTRIB_FAMILY_GRADIENT = 0,     /* differentiates the target w.r.t. the input embeddings */
+    ATTRIB_FAMILY_PERTURBATION = 1  /* forward passes on inputs with features removed */
+} attrib_method_family;
+
+/* Bits of attrib_method_info.reads: the attrib_explain_options fields a
+ * method reads; it ignores every other method-specific field. */
+enum {
+    ATTRIB_READS_MASK = 1u << 0,      /* mask, mask_token: how a feature is removed */
+    ATTRIB_READS_BASELINE = 1u << 1,  /* baseline_ids; without them the mask (token or zero only) gives
+                                         an embedding baseline; f_baseline, if computed, is f there */
+    ATTRIB_READS_NORM = 1u << 2,      /* norm */
+    ATTRIB_READS_IG = 1u << 3,        /* ig_steps, ig_rule, ig_tol, ig_max_steps */
+    ATTRIB_READS_SMOOTH = 1u << 4,    /* smooth_samples, smooth_on_gxi */
+    ATTRIB_READS_NOISE = 1u << 5,     /* smooth_noise */
+    ATTRIB_READS_WINDOW = 1u << 6,    /* window, stride */
+    ATTRIB_READS_SAMPLES = 1u << 7,   /* samples */
+    ATTRIB_READS_MAX_EXACT = 1u << 8, /* max_exact_features */
+    ATTRIB_READS_LIME = 1u << 9,      /* lime_kernel_width, lime_ridge */
+    ATTRIB_READS_SEED = 1u << 10,     /* seed: a random estimate, reported with std_errors */
+    ATTRIB_READS_LAYER = 1u << 11     /* layer_attribution, layer: it can attribute to a layer */
+};
+
+typedef struct attrib_method_info {
+    attrib_method method;
+    const char *name;           /* as attrib_method_name: "ig" */
+    const char *title;          /* "integrated gradients" */
+    const char *summary;        /* one line: what a feature's score is */
+    attrib_method_family family;
+    unsigned reads;             /* ATTRIB_READS_* bits */
+    const char *samples_unit;   /* what one of its samples is ("permutations"); NULL if it samples nothing */
+    int default_samples;        /* the default of the count it reads (samples or smooth_samples); 0 if none */
+} attrib_method_info;
+
+/* The number of methods (= ATTRIB_METHOD_COUNT_; methods are 0 .. count-1). */
+int attrib_method_count(void);
+/* The table's row of method M (static storage); NULL for an unknown method. */
+const attrib_method_info *attrib_method_get_info(attrib_method m);
 
 typedef struct attrib_probe attrib_probe; /* a linear classifier on hidden states (see Probes) */
 
@@ -424,6 +510,15 @@ typedef enum attrib_saliency_norm { ATTRIB_NORM_L2 = 0, ATTRIB_NORM_L1 = 1 } att
 typedef enum attrib_ig_rule {
     ATTRIB_IG_GAUSS_LEGENDRE = 0, ATTRIB_IG_LEFT = 1, ATTRIB_IG_RIGHT = 2, ATTRIB_IG_MIDDLE = 3, ATTRIB_IG_TRAPEZOID = 4
 } attrib_ig_rule;
+
+/* "token", "zero", "delete", "attention"; "?" for an unknown kind. */
+const char *attrib_mask_name(attrib_mask_kind k);
+/* Parses those names; -1 for an unknown name. */
+int attrib_mask_from_name(const char *name);
+/* "gauss-legendre", "left", "right", "middle", "trapezoid"; "?" if unknown. */
+const char *attrib_ig_rule_name(attrib_ig_rule r);
+/* Parses those names (also "gl" for Gauss-Legendre); -1 for an unknown name. */
+int attrib_ig_rule_from_name(const char *name);
 
 typedef struct attrib_explain_options {
     attrib_method method;
@@ -470,6 +565,25 @@ typedef struct attrib_explain_options {
     /* Progress callback for long runs (may be NULL): done of total units. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;
+    /* Layer attribution (Captum's LayerGradientXActivation and
+     * LayerIntegratedGradients): with layer_attribution non-zero the
+     * attribution is to the residual stream after LAYER blocks (0 = the
+     * input embeddings times the model's embed_scale, n_layer = the last
+     * block's output, before the final norm) instead of to the input
+     * embeddings. Methods: saliency (gradient norm), gxi (gradient x
+     * activation), ig (the layer's hidden state interpolated between its
+     * value on the baseline input and on the input; the rest of the network
+     * runs from there). Every position is a feature (groups must be NULL);
+     * the span says which tokens the IG baseline input replaces. See
+     * docs/gradients.md. */
+    int layer_attribution;
+    int layer;
+    /* The keys and values of the input's first P tokens, computed once
+     * (see Prefix cache), or NULL (default: every pass starts at position 0).
+     * The input must start with the prefix's ids and the span must start at
+     * or after P (features are never inside the prefix); else
+     * ATTRIB_E_INVALID_ARG. Borrowed. */
+    const attrib_prefix *prefix;
 } attrib_explain_options;
 
 /* Defaults for METHOD as documented above. */
@@ -515,6 +629,18 @@ typedef struct attrib_result {
     int ig_pieces;
     int ig_cap_reached;
     double ig_error_bound;
+    /* Layer attribution only (else -1 / NULL): the layer and LAYER_VALUES
+     * (n_tokens, C) per position x dimension: gxi gradient x hidden state
+     * and ig (h - h') x the rule's average gradient (each sums over the
+     * dimensions to the position's score); saliency |gradient|. gradients
+     * then holds d target / d hidden state (saliency, gxi). */
+    int layer;
+    float *layer_values;
+    /* Positions taken from opt.prefix (its length P), or 0 when no prefix
+     * was used. With a prefix, the rows of `gradients` for positions < P
+     * are 0 (their gradient is not computed; they are never features), and
+     * n_forward / n_backward count sequences that started at position P. */
+    int prefix_len;
 } attrib_result;
 
 /* Attributes the target of IDS[0..n) (including any BOS) with OPT's method.
@@ -522,6 +648,102 @@ typedef struct attrib_result {
 attrib_status attrib_explain(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
                              attrib_result **result_out);
 void attrib_result_free(attrib_result *result);
+
+/* The settings OPT's method read, as a JSON object (every report records
+ * them; the same keys for every front end). Only options the method reads
+ * appear (attrib_method_info.reads):
+ *   IG         "steps", "rule" (attrib_ig_rule_name, or "adaptive" with
+ *              "tol", "max_steps"; adaptive "steps" = gradient evaluations
+ *              taken, given RESULT)
+ *   norm       "norm": "l2" | "l1" (not for SmoothGrad of grad x input)
+ *   SmoothGrad "of": "saliency" | "gxi", "samples"; noise: "noise"
+ *   occlusion  "window", "stride"
+ *   samples    under the method's samples_unit ("permutations", "coalitions",
+ *              "samples")
+ *   LIME       "kernel_width", "ridge"
+ *   mask       "mask" (attrib_mask_name) and, for the token mask,
+ *              "mask_token"; with baseline_ids (IG) "baseline": "tokens"
+ *              instead, which a caller may replace by the baseline's text
+ *   seed       "seed"
+ *   layer      "layer" (with layer_attribution)
+ * RESULT (may be NULL) is OPT's run: it gives what the run resolved (the
+ * default mask token, adaptive IG's steps). *json_out is a NUL-terminated
+ * UTF-8 string the caller frees with attrib_free. */
+attrib_status attrib_method_settings_json(const attrib_explain_options *opt, const attrib_result *result, char **json_out);
+
+/* ------------------------------------------------------------------------
+ * Attributing a continuation: why did the model write this answer?
+ *
+ * A continuation is a prompt ids[0..P) followed by G answer tokens
+ * ids[P..P+G), generated by the model (attrib_generate_greedy) or given
+ * (forced decoding). Step j explains the model's choice of token y_j =
+ * ids[P+j] after ids[0..P+j): its TARGET (by default the log-probability of
+ * y_j; or its logit or probability; or, with a contrast token c_j, the logit
+ * difference logit(y_j) - logit(c_j), "why y_j rather than c_j here") is
+ * attributed with attrib_explain to its SOURCES: the prompt's span tokens
+ * and every answer token before y_j. The rows form a (G x sources) matrix.
+ *
+ * Each step is one attrib_explain call on ids[0..P+j): every method works,
+ * with its usual guarantees (IG's completeness holds row by row), and
+ * results do not depend on how the steps are scheduled.
+ * ---------------------------------------------------------------------- */
+
+/* Greedy decoding: appends to IDS[0..n) up to N_NEW most likely next tokens
+ * (the lowest id wins a tie), reusing the KV cache. OUT (N_NEW) receives
+ * them and *n_out how many there are: fewer than N_NEW only when STOP_AT_EOS
+ * is set and the tokenizer's EOS was produced (it is kept as the last one).
+ * Errors: ATTRIB_E_INVALID_ARG when n + n_new exceeds the model's context
+ * or n_new < 1; ATTRIB_E_BAD_VALUE for an id outside the vocabulary. */
+attrib_status attrib_generate_greedy(attrib_model *model, const int32_t *ids, int n, int n_new, int stop_at_eos,
+                                     int32_t *out, int *n_out);
+
+typedef struct attrib_continuation {
+    attrib_method method;
+    attrib_target_kind target_kind; /* of every step: LOGIT, LOGPROB, PROB or LOGIT_DIFF (contrast) */
+    int n_tokens;          /* P + G */
+    int n_prompt;          /* P */
+    int n_gen;             /* G: rows, one per answer token */
+    int n_src;             /* columns: token positions 0 .. n_tokens - 2 (the last token is no source) */
+    int32_t *ids;          /* (n_tokens) prompt and answer */
+    int32_t *contrast;     /* (G) LOGIT_DIFF: step j's contrast token c_j; else NULL */
+    /* (G, n_src): matrix[j * n_src + i] = attribution of step j's target to
+     * token i; NAN where token i is no source of step j (outside the
+     * prompt's span, such as BOS or template text, or i >= P + j). */
+    double *matrix;
+    double *std_errors;    /* (G, n_src) for sampled estimates (NAN where no source), else NULL */
+    double *f;             /* (G) the target of each step on the unperturbed input */
+    double *f_baseline;    /* (G) the target with every source removed (NAN if not computed) */
+    double *sum;           /* (G) sum of each row over its sources */
+    double *delta;         /* (G) IG: completeness delta sum - (f - f_baseline); else NAN */
+    double *relative;      /* (G) IG: |delta| / |f - f_baseline|; else NAN */
+    int prompt_begin, prompt_end; /* the prompt's span of sources [begin, end) */
+    /* IG only (else NULL): each step's rule, nodes ig_nodes[ig_row[j] ..
+     * ig_row[j + 1]) in [0, 1] with their weights (see attrib_result) */
+    int *ig_row;           /* (G + 1) */
+    double *ig_nodes, *ig_weights;
+    int ig_cap_reached;    /* some step's adaptive IG stopped at ig_max_steps */
+    attrib_mask_kind mask;
+    int32_t mask_token;
+    int64_t n_forward, n_backward;
+    double seconds;
+} attrib_continuation;
+
+/* Attributes each answer token of IDS[0..n_tokens) (the answer starts at
+ * N_PROMPT, 1 <= n_prompt < n_tokens <= the model's context) with OPT's
+ * method and settings. OPT's target kind applies to every step (PROBE is
+ * refused) and its target tokens are ignored: step j's token is ids[P+j].
+ * CONTRAST (G tokens, or NULL) makes step j's target logit(ids[P+j]) -
+ * logit(contrast[j]); OPT's kind must then be ATTRIB_TARGET_LOGIT_DIFF, and
+ * only then. OPT's span_begin/span_end select the prompt's sources (default:
+ * the prompt without a leading BOS); answer tokens are always sources.
+ * OPT's groups must be NULL and layer_attribution 0; baseline_ids, if set,
+ * covers all n_tokens; a prefix (attrib_prefix) serves every step.
+ * OPT's progress callback sees the steps as one run. On success *out is
+ * new (free with attrib_continuation_free). */
+attrib_status attrib_explain_continuation(attrib_model *model, const int32_t *ids, int n_prompt, int n_tokens,
+                                          const int32_t *contrast, const attrib_explain_options *opt,
+                                          attrib_continuation **out);
+void attrib_continuation_free(attrib_continuation *c);
 
 /* ------------------------------------------------------------------------
  * Evaluating masked inputs and faithfulness
@@ -583,6 +805,63 @@ typedef struct attrib_faithfulness {
 attrib_status attrib_faithfulness_eval(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
                                        const double *scores, int n_features, const attrib_faithfulness_options *fopt,
                                        attrib_faithfulness *out);
+
+/* ------------------------------------------------------------------------
+ * Inside the model: attention weights and the logit's parts
+ *
+ * Layer attribution is an option of attrib_explain (layer_attribution).
+ * These two read the blocks of one forward pass of IDS (from position 0,
+ * no cache). See docs/attention.md and docs/gradients.md.
+ * ---------------------------------------------------------------------- */
+
+/* Attention probabilities of every block and query head: PROBS_OUT
+ * (n_layer, n_head, n, n), row (l, h, t) = the softmax weights query t of
+ * head h gave keys 0..t in block l (scale, soft-cap, sliding window and
+ * grouped-query heads as the forward pass has them; 0 for keys it does not
+ * see). Each row sums to 1 up to float rounding. */
+attrib_status attrib_attention(attrib_model *model, const int32_t *ids, int n, float *probs_out);
+
+/* Attention rollout (Abnar & Zuidema 2020) of PROBS (n_layer, n_head, n,
+ * n) as attrib_attention gives them: OUT (n_layer, n, n), the rollout after
+ * each block, R_0 = Â_0 and R_l = Â_l R_(l-1), where Â_l = (A_l + I) with
+ * its rows renormalised to sum 1 and A_l the mean of block l's heads (the
+ * identity stands for the residual connection). Pure arithmetic, in double;
+ * ATTRIB_E_INVALID_ARG for a NULL array or a size < 1, ATTRIB_E_NOMEM. */
+attrib_status attrib_attention_rollout(const float *probs, int n_layer, int n_head, int n, double *out);
+
+/* Direct logit attribution of the last position's target logit. The final
+ * residual stream is x_L = x_0 + sum_l (attn_l + ffn_l) (block outputs after
+ * their post-norms where the model has them); the logit is w . (g x_L / r)
+ * with w = the output matrix's row of TOKEN (minus TOKEN2's), g the final
+ * norm weight and r = sqrt(mean(x_L^2) + eps). With r frozen at its value
+ * the logit is linear in the parts, which then sum to it exactly: no
+ * final-norm term remains (RMSNorm has no mean or bias). A post-norm is
+ * frozen the same way, so the heads of a block sum to its attention part.
+ * The sum is the logit BEFORE any final soft-cap (gemma2). */
+typedef struct attrib_logit_parts {
+    int n_layer, n_head, n_tokens;
+    int32_t token, token2;     /* token2 -1: the logit of TOKEN alone */
+    double logit;              /* the target before the final soft-cap: what the parts sum to */
+    double logit_capped;       /* after the final soft-cap (= logit without one) */
+    double final_rms;          /* r, frozen */
+    double embedding;          /* x_0 of the last token (its embedding times embed_scale) */
+    double *attn;              /* (n_layer) attention output: sum of heads + attn_bias */
+    double *heads;             /* (n_layer, n_head) head h: its slice of the output projection
+                                  applied to its own output (value bias excluded) */
+    double *head_sources;      /* (n_layer, n_head, n_tokens) the same split by the key position
+                                  the weight came from (sums over positions to heads) */
+    double *attn_bias;         /* (n_layer) the value bias's part (qwen2; else 0): a constant the
+                                  softmax weights, summing to 1, carry through unchanged */
+    double *ffn;               /* (n_layer) */
+    double sum;                /* embedding + sum(attn) + sum(ffn) */
+} attrib_logit_parts;
+
+/* The parts of the last position's logit of TOKEN (-1 = the top-1 next
+ * token), or of logit(TOKEN) - logit(TOKEN2) when TOKEN2 >= 0. On success
+ * *out is new (free with attrib_logit_parts_free). */
+attrib_status attrib_logit_attribution(attrib_model *model, const int32_t *ids, int n, int32_t token, int32_t token2,
+                                       attrib_logit_parts **out);
+void attrib_logit_parts_free(attrib_logit_parts *parts);
 
 /* ------------------------------------------------------------------------
  * Agreement and classification metrics (pure functions, no model)

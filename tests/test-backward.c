@@ -378,7 +378,7 @@ static void test_model_input_gradient(void **state) {
         for (int v = 1; v < V; v++) /* differentiate the top logit */
             if (c.logits[v] > c.logits[c.target]) c.target = v;
         double value;
-        const grad_readout ro = {logit_target, NULL, 0, &c};
+        const grad_readout ro = {.target = logit_target, .user = &c};
         assert_int_equal(attrib_grad_pass(m, emb, 1, T, &ro, g, &value), ATTRIB_OK);
         assert_true(fabs(value - c.logits[c.target]) <= 1e-5 * fabs(value) + 1e-6);
         double ms = 0; /* the step scales with the embeddings (llama-2-tiny's are ~0.02) */

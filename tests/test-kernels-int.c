@@ -313,7 +313,7 @@ static void model_case(const char *dtype, double max_abs) {
     assert_int_equal(attrib_model_embed(m, ids, T, emb), ATTRIB_OK);
     attrib_model_set_compute(m, ATTRIB_COMPUTE_EXACT);
     const int target = ids[T];
-    const grad_readout ro = {target_logit, NULL, 0, (void *)&target};
+    const grad_readout ro = {.target = target_logit, .user = (void *)&target};
     double v1 = 0, v2 = 0;
     attrib_status s1 = attrib_grad_pass(m, emb, 1, T, &ro, g1, &v1);
     attrib_model_set_compute(m, ATTRIB_COMPUTE_FAST);

@@ -30,10 +30,20 @@
 #define STORIES "models/stories260K/stories260K-f32.gguf"
 #define HF_DIR "models/TinyStories-656K"
 
-static const attrib_method METHODS[] = {ATTRIB_METHOD_SALIENCY, ATTRIB_METHOD_GRAD_X_INPUT, ATTRIB_METHOD_INTEGRATED_GRADIENTS,
-                                        ATTRIB_METHOD_SMOOTHGRAD, ATTRIB_METHOD_OCCLUSION, ATTRIB_METHOD_SHAPLEY_EXACT,
-                                        ATTRIB_METHOD_SHAPLEY_SAMPLED, ATTRIB_METHOD_KERNELSHAP, ATTRIB_METHOD_LIME};
-#define N_METHODS ((int)(sizeof METHODS / sizeof *METHODS))
+/* Every method of the library's method table is covered, a new one included. */
+#define N_METHODS attrib_method_count()
+#define METHODS(k) ((attrib_method)(k))
+
+/* Options small enough for a sweep: sample counts a fraction DIV of the
+ * method's default, and shapley-exact on 8 features. */
+static attrib_explain_options small_options(attrib_method method, int n, int div) {
+    const attrib_method_info *in = attrib_method_get_info(method);
+    attrib_explain_options o = attrib_explain_default_options(method);
+    o.ig_tol = 0; /* the fixed rule */
+    if (in->reads & ATTRIB_READS_SAMPLES) o.samples = in->default_samples / div;
+    if ((in->reads & ATTRIB_READS_MAX_EXACT) && n > 9) o.span_end = 9; /* 8 features: 256 coalitions */
+    return o;
+}
 
 static attrib_model *load(const char *rel, int threads) {
     char p[1024];
@@ -127,12 +137,9 @@ static attrib_status do_forward(void *ctx) {
 
 static attrib_status do_explain(void *ctx) {
     run_ctx *c = ctx;
-    attrib_explain_options o = attrib_explain_default_options(c->method);
+    attrib_explain_options o = small_options(c->method, c->n, 10);
     o.ig_steps = 4;
-    o.ig_tol = 0; /* the fixed rule */
     o.smooth_samples = 3;
-    o.samples = c->method == ATTRIB_METHOD_KERNELSHAP || c->method == ATTRIB_METHOD_LIME ? 24 : 2;
-    if (c->method == ATTRIB_METHOD_SHAPLEY_EXACT && c->n > 9) o.span_end = 9; /* 8 features: 256 coalitions */
     if (c->probe) {
         o.target.kind = ATTRIB_TARGET_PROBE;
         o.target.probe = c->probe;
@@ -188,8 +195,8 @@ static void test_fault_injection(void **state) {
     sweep("forward pass with KV cache", do_forward, &c);
     for (int k = 0; k < N_METHODS; k++) {
         char what[64];
-        snprintf(what, sizeof what, "explain: %s", attrib_method_name(METHODS[k]));
-        c.method = METHODS[k];
+        snprintf(what, sizeof what, "explain: %s", attrib_method_name(METHODS(k)));
+        c.method = METHODS(k);
         sweep(what, do_explain, &c);
     }
     sweep("faithfulness (occlusion masking)", do_faithfulness, &c);
@@ -229,14 +236,11 @@ static void test_fault_injection(void **state) {
 /* ------------------------------------------------------------ determinism */
 
 static attrib_result *explain(attrib_model *m, const int32_t *ids, int n, attrib_method method, int batch) {
-    attrib_explain_options o = attrib_explain_default_options(method);
+    attrib_explain_options o = small_options(method, n, 4);
     o.ig_steps = 16;
-    o.ig_tol = 0; /* the fixed rule */
     o.smooth_samples = 8;
-    o.samples = method == ATTRIB_METHOD_KERNELSHAP || method == ATTRIB_METHOD_LIME ? 64 : 6;
     o.seed = 7;
     o.batch = batch;
-    if (method == ATTRIB_METHOD_SHAPLEY_EXACT && n > 9) o.span_end = 9;
     attrib_result *r = NULL;
     assert_int_equal(attrib_explain(m, ids, n, &o, &r), ATTRIB_OK);
     return r;
@@ -251,13 +255,13 @@ static void test_determinism(void **state) {
     prompt_ids(m1, ids, &n);
     double worst_batch = 0;
     for (int k = 0; k < N_METHODS; k++) {
-        attrib_result *a = explain(m2, ids, n, METHODS[k], 0), *b = explain(m2, ids, n, METHODS[k], 0);
-        attrib_result *c = explain(m1, ids, n, METHODS[k], 0), *d = explain(m2, ids, n, METHODS[k], 1);
+        attrib_result *a = explain(m2, ids, n, METHODS(k), 0), *b = explain(m2, ids, n, METHODS(k), 0);
+        attrib_result *c = explain(m1, ids, n, METHODS(k), 0), *d = explain(m2, ids, n, METHODS(k), 1);
         /* run twice, and 1 vs 2 threads: bit for bit */
         if (memcmp(a->scores, b->scores, sizeof(double) * a->n_features))
-            fail_msg("%s: two runs differ", attrib_method_name(METHODS[k]));
+            fail_msg("%s: two runs differ", attrib_method_name(METHODS(k)));
         if (memcmp(a->scores, c->scores, sizeof(double) * a->n_features))
-            fail_msg("%s: 1 and 2 threads differ", attrib_method_name(METHODS[k]));
+            fail_msg("%s: 1 and 2 threads differ", attrib_method_name(METHODS(k)));
         /* one sequence per pass vs automatic batching: float rounding only */
         double scale = 0, diff = 0;
         for (int f = 0; f < a->n_features; f++) {
@@ -265,7 +269,7 @@ static void test_determinism(void **state) {
             diff = fmax(diff, fabs(a->scores[f] - d->scores[f]));
         }
         const double rel = scale > 0 ? diff / scale : diff;
-        if (rel > 5e-5) fail_msg("%s: batch 1 vs automatic differ by %.3g relative", attrib_method_name(METHODS[k]), rel);
+        if (rel > 5e-5) fail_msg("%s: batch 1 vs automatic differ by %.3g relative", attrib_method_name(METHODS(k)), rel);
         worst_batch = fmax(worst_batch, rel);
         attrib_result_free(a);
         attrib_result_free(b);

@@ -12,8 +12,10 @@ project. No build step beyond the C library; numpy is the only dependency
 from ._capi import lib as _lib
 from ._capi import path as library_path
 from .compare import CommandError, Comparison
+from .continuation import Continuation, explain_continuation
 from .errors import AttribError, Status
 from .explain import METHODS
+from .inside import Attention, LayerAttribution, LogitParts
 from .model import Model, ModelInfo, Token
 from .probe import Probe, ProbeReport, load_dataset
 from .result import Attribution, Cost, Explanation
@@ -85,7 +87,8 @@ class Lime(_Method):
     method = "lime"
 
 
-__all__ = ["Model", "ModelInfo", "Token", "Attribution", "Explanation", "Cost", "Probe", "ProbeReport", "Comparison",
+__all__ = ["Model", "ModelInfo", "Token", "Attribution", "Explanation", "Cost", "Continuation", "explain_continuation", "Attention", "LogitParts",
+           "LayerAttribution", "Probe", "ProbeReport", "Comparison",
            "AttribError", "CommandError", "Status", "METHODS", "load_dataset", "library_path", "library_version",
            "Saliency", "InputXGradient", "IntegratedGradients", "NoiseTunnel", "Occlusion", "FeatureAblation",
            "ShapleyValueSampling", "ShapleyValues", "KernelShap", "Lime"]

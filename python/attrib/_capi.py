@@ -57,7 +57,8 @@ class ExplainOptions(Structure):
         ("smooth_on_gxi", c_int), ("window", c_int), ("stride", c_int), ("samples", c_int),
         ("max_exact_features", c_int), ("lime_kernel_width", c_float), ("lime_ridge", c_float),
         ("seed", c_uint64), ("batch", c_int), ("memory_budget", c_size_t),
-        ("progress", PROGRESS_FN), ("progress_user", c_void_p),
+        ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("layer_attribution", c_int), ("layer", c_int),
+        ("prefix", c_void_p),
     ]
 
 
@@ -70,7 +71,19 @@ class ResultC(Structure):
         ("completeness_relative", c_double), ("n_forward", c_int64), ("n_backward", c_int64), ("seconds", c_double),
         ("mask", c_int), ("mask_token", c_int32), ("ig_n_nodes", c_int), ("ig_nodes", POINTER(c_double)),
         ("ig_weights", POINTER(c_double)), ("ig_pieces", c_int), ("ig_cap_reached", c_int), ("ig_error_bound", c_double),
+        ("layer", c_int), ("layer_values", POINTER(c_float)), ("prefix_len", c_int),
     ]
+
+
+class MethodInfoC(Structure):
+    _fields_ = [("method", c_int), ("name", c_char_p), ("title", c_char_p), ("summary", c_char_p), ("family", c_int),
+                ("reads", ctypes.c_uint), ("samples_unit", c_char_p), ("default_samples", c_int)]
+
+
+# attrib_method_info.reads: the options a method reads (ATTRIB_READS_* in include/attrib.h)
+READS = {"MASK": 1 << 0, "BASELINE": 1 << 1, "NORM": 1 << 2, "IG": 1 << 3, "SMOOTH": 1 << 4, "NOISE": 1 << 5,
+         "WINDOW": 1 << 6, "SAMPLES": 1 << 7, "MAX_EXACT": 1 << 8, "LIME": 1 << 9, "SEED": 1 << 10, "LAYER": 1 << 11}
+FAMILY_GRADIENT, FAMILY_PERTURBATION = 0, 1
 
 
 class Batch(Structure):
@@ -111,12 +124,22 @@ class DatasetOptions(Structure):
                 ("shard_k", c_int), ("shard_n", c_int)]
 
 
+class LogitPartsC(Structure):
+    _fields_ = [
+        ("n_layer", c_int), ("n_head", c_int), ("n_tokens", c_int), ("token", c_int32), ("token2", c_int32),
+        ("logit", c_double), ("logit_capped", c_double), ("final_rms", c_double), ("embedding", c_double),
+        ("attn", POINTER(c_double)), ("heads", POINTER(c_double)), ("head_sources", POINTER(c_double)),
+        ("attn_bias", POINTER(c_double)), ("ffn", POINTER(c_double)), ("sum", c_double),
+    ]
+
+
 # The structures test_abi.py checks against the header, by C name.
 STRUCTS = {
     "attrib_model_options": ModelOptions, "attrib_model_info": ModelInfoC, "attrib_token": TokenC,
     "attrib_target": Target, "attrib_explain_options": ExplainOptions, "attrib_result": ResultC,
     "attrib_batch": Batch, "attrib_prompt": PromptC, "attrib_probe_train_options": ProbeTrainOptions,
     "attrib_probe_report": ProbeReportC, "attrib_chat_family": ChatFamily, "attrib_dataset_options": DatasetOptions,
+    "attrib_method_info": MethodInfoC, "attrib_logit_parts": LogitPartsC,
 }
 
 _P = c_void_p  # opaque handles
@@ -144,10 +167,22 @@ _SIGNATURES = {
     "attrib_detokenize": (c_int, [_P, POINTER(c_int32), c_size_t, c_int, POINTER(POINTER(ctypes.c_char)), POINTER(c_size_t)]),
     "attrib_method_name": (c_char_p, [c_int]),
     "attrib_method_from_name": (c_int, [c_char_p]),
+    "attrib_method_count": (c_int, []),
+    "attrib_method_get_info": (POINTER(MethodInfoC), [c_int]),
+    "attrib_mask_name": (c_char_p, [c_int]),
+    "attrib_ig_rule_name": (c_char_p, [c_int]),
+    "attrib_ig_rule_from_name": (c_int, [c_char_p]),
+    "attrib_method_settings_json": (c_int, [POINTER(ExplainOptions), POINTER(ResultC), POINTER(POINTER(ctypes.c_char))]),
     "attrib_explain_default_options": (ExplainOptions, [c_int]),
     "attrib_default_mask_token": (c_int32, [_P]),
     "attrib_explain": (c_int, [_P, POINTER(c_int32), c_int, POINTER(ExplainOptions), POINTER(POINTER(ResultC))]),
     "attrib_result_free": (None, [POINTER(ResultC)]),
+    "attrib_prefix_new": (c_int, [_P, POINTER(c_int32), c_int, POINTER(_P)]),
+    "attrib_prefix_free": (None, [_P]),
+    "attrib_attention": (c_int, [_P, POINTER(c_int32), c_int, POINTER(c_float)]),
+    "attrib_attention_rollout": (c_int, [POINTER(c_float), c_int, c_int, c_int, POINTER(c_double)]),
+    "attrib_logit_attribution": (c_int, [_P, POINTER(c_int32), c_int, c_int32, c_int32, POINTER(POINTER(LogitPartsC))]),
+    "attrib_logit_parts_free": (None, [POINTER(LogitPartsC)]),
     "attrib_pool_from_name": (c_int, [c_char_p]),
     "attrib_pool_name": (c_char_p, [c_int]),
     "attrib_model_features": (c_int, [_P, POINTER(POINTER(c_int32)), POINTER(c_int), c_int, c_int, c_int, POINTER(c_float)]),

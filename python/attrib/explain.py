@@ -11,10 +11,11 @@ same document. python/tests/test_cli_equal.py runs both and compares the
 documents field by field; only the measured seconds differ.
 """
 import ctypes
+import json
 import math
 import time
 import warnings
-from ctypes import byref, c_char_p, c_int32
+from ctypes import byref, c_char_p, c_int32, c_void_p
 
 import numpy as np
 
@@ -23,13 +24,20 @@ from ._capi import lib
 from .errors import AttribError, check
 from .model import _text_bytes
 
-METHODS = ["saliency", "gxi", "ig", "smoothgrad", "occlusion", "shapley-exact", "shapley", "kernelshap", "lime"]
+# The library's method table (src/attribution/methods.c): names and the
+# options each method reads, never a copy of them.
+METHODS = [lib.attrib_method_name(m).decode() for m in range(lib.attrib_method_count())]
+_READS = [lib.attrib_method_get_info(m).contents.reads for m in range(lib.attrib_method_count())]
 TARGET_NAMES = ["logit", "logprob", "prob", "logit diff", "probe"]
-MASK_NAMES = ["token", "zero", "delete", "attention"]
-RULE_NAMES = ["gl", "left", "right", "middle", "trapezoid"]
+MASK_NAMES = [lib.attrib_mask_name(k).decode() for k in range(4)]
+RULE_NAMES = [lib.attrib_ig_rule_name(r).decode() for r in range(5)]
 _KINDS = {"logit": 0, "logprob": 1, "prob": 2, "diff": 3, "logit diff": 3}
-IG, SMOOTHGRAD, OCCLUSION, SHAPLEY_EXACT = 2, 3, 4, 5
-_SEEDED = {3, 6, 7, 8}  # smoothgrad, shapley, kernelshap, lime
+IG = lib.attrib_method_from_name(b"ig")  # the default method
+
+
+def _reads(method, what):
+    """Whether METHOD reads the option(s) WHAT (a name of _capi.READS)."""
+    return bool(_READS[method] & _capi.READS[what])
 MAX_SAMPLES = 65536
 JUDGE_USER = "Is the following request harmful? Answer Yes or No.\n\nRequest: {input}"
 _WS = b" \t\n\r"
@@ -188,20 +196,22 @@ def _method_options(run, method):
     d = lib.attrib_explain_default_options(method)
     o = _capi.ExplainOptions.from_buffer_copy(run.o)
     o.method = method
-    o.samples = run.samples if run.samples > 0 and method != SMOOTHGRAD else d.samples
-    o.smooth_samples = run.samples if run.samples > 0 and method == SMOOTHGRAD else d.smooth_samples
+    # samples= is the count of whichever samples the method draws
+    o.samples = run.samples if run.samples > 0 and _reads(method, "SAMPLES") else d.samples
+    o.smooth_samples = run.samples if run.samples > 0 and _reads(method, "SMOOTH") else d.smooth_samples
     return o
 
 
 def _method_problem(run, method, n_features):
-    if method == IG and run.baseline is None and run.o.mask in (2, 3):
-        return ("ig needs an embedding baseline, which mask=%r does not give: use mask='token' or 'zero', or "
-                "baselines=TEXT" % MASK_NAMES[run.o.mask])
-    if method == SHAPLEY_EXACT:
+    if _reads(method, "BASELINE") and run.baseline is None and run.o.mask in (2, 3):
+        return ("%s needs an embedding baseline, which mask=%r does not give: use mask='token' or 'zero', or "
+                "baselines=TEXT" % (METHODS[method], MASK_NAMES[run.o.mask]))
+    if _reads(method, "MAX_EXACT"):
         lim = run.o.max_exact_features if run.o.max_exact_features > 0 else 16
         if n_features > lim:
-            return ("shapley-exact needs 2^n model evaluations and the text has %d features, above max_exact %d: "
-                    "group tokens with words=True, narrow span, or use shapley or kernelshap" % (n_features, lim))
+            return ("%s needs 2^n model evaluations and the text has %d features, above max_exact %d: "
+                    "group tokens with words=True, narrow span, or use shapley or kernelshap"
+                    % (METHODS[method], n_features, lim))
     return None
 
 
@@ -224,7 +234,7 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
             label_words=None, system=None, thinking=False, span=None, words=False, mask="token", mask_token=None,
             baselines=None, n_steps=None, steps=None, rule=None, ig_tol=None, max_steps=None, norm="l2",
             samples=None, n_samples=None, noise=None, on_gxi=False, window=1, stride=1, max_exact=16, seed=0,
-            batch=None, memory_mb=None, progress=None):
+            batch=None, memory_mb=None, progress=None, prefix_cache=True):
     """Model.explain: the options are the CLI's `attrib explain` flags (docs/python.md)."""
     from .probe import Probe
     from .result import Attribution, Explanation
@@ -266,8 +276,10 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
     st = n_steps if n_steps is not None else steps
     if st is not None:
         o.ig_steps = _int("n_steps", st, 1, 4096)
-    if rule is not None:
-        o.ig_rule = _pick("rule", rule, RULE_NAMES)
+    if rule is not None:  # also "gl", the CLI's short name of gauss-legendre
+        o.ig_rule = lib.attrib_ig_rule_from_name(rule.encode()) if isinstance(rule, str) else -1
+        if o.ig_rule < 0:
+            o.ig_rule = _pick("rule", rule, RULE_NAMES)
     if max_steps is not None:
         o.ig_max_steps = _int("max_steps", max_steps, 8, 65536)
     # IG: adaptive by default; n_steps or rule choose the fixed rule (as the CLI's --steps / --rule)
@@ -326,6 +338,7 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
         raise ValueError("system and thinking need the model's chat template (template='auto' or 'chat')")
     run.judge = False
     tmpl = None
+    tmpl_span_b = -1  # the template's tokens before the input: the prefix cache's candidates
     if chat is not None or template is not None:
         if chat is not None:
             tmpl, tmpl_name = chat["tmpl"], chat["name"]
@@ -338,6 +351,7 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
         pc = p.contents
         toks = [(pc.tokens[i].id, pc.tokens[i].begin, pc.tokens[i].end) for i in range(pc.n)]
         run.text = ctypes.string_at(pc.rendered, pc.rendered_len)
+        tmpl_span_b = pc.span_begin
         if o.span_begin < 0:
             o.span_begin, o.span_end = pc.span_begin, pc.span_end
         lib.attrib_prompt_free(p)
@@ -408,20 +422,15 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
     records = []
     with model._lock:
         h = model._handle()
-        for m in methods:
-            mo = _method_options(run, m)
-            if cb is not None:
-                mo.progress = cb
-            r = ctypes.POINTER(_capi.ResultC)()
-            entered = time.perf_counter()  # the C call runs within [entered, returned] (tests/test_threads.py)
-            s = lib.attrib_explain(h, ids, n, byref(mo), byref(r))
-            returned = time.perf_counter()
-            check(s, "%s failed" % METHODS[m])
-            try:
-                records.append(_record(r.contents, mo))
-                records[-1]["entered"], records[-1]["returned"] = entered, returned
-            finally:
-                lib.attrib_result_free(r)
+        # as the CLI: the template's tokens before the features computed once for every pass
+        prefix = c_void_p()
+        pre_n = min(tmpl_span_b, span_b) if prefix_cache and tmpl_span_b >= 0 else 0
+        if pre_n >= 1 and lib.attrib_prefix_new(h, ids, pre_n, byref(prefix)) != 0:
+            prefix = c_void_p()  # without it: the same numbers, only slower
+        try:
+            _run_methods(run, methods, h, ids, n, cb, prefix, records)
+        finally:
+            lib.attrib_prefix_free(prefix)
     predicted = -1
     if probe_obj is None and not run.judge:
         if o.target.kind <= 2 and o.target.token < 0:
@@ -435,13 +444,31 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
     return Explanation(ctx, atts)
 
 
+def _run_methods(run, methods, h, ids, n, cb, prefix, records):
+    for m in methods:
+        mo = _method_options(run, m)
+        mo.prefix = prefix.value
+        if cb is not None:
+            mo.progress = cb
+        r = ctypes.POINTER(_capi.ResultC)()
+        entered = time.perf_counter()  # the C call runs within [entered, returned] (tests/test_threads.py)
+        s = lib.attrib_explain(h, ids, n, byref(mo), byref(r))
+        returned = time.perf_counter()
+        check(s, "%s failed" % METHODS[m])
+        try:
+            records.append(_record(r.contents, mo))
+            records[-1]["entered"], records[-1]["returned"] = entered, returned
+        finally:
+            lib.attrib_result_free(r)
+
+
 def _warn_mask_token(run, tok, toks, span_b, span_e, methods):
     o = run.o
 
-    def uses(m):
-        if o.mask != 0:
+    def uses(m):  # replaces tokens by the mask token (a baseline given as text replaces it)
+        if o.mask != 0 or not _reads(m, "MASK"):
             return False
-        return run.baseline is None if m == IG else m >= OCCLUSION
+        return not (run.baseline is not None and _reads(m, "BASELINE"))
 
     if not any(uses(m) for m in methods):
         return
@@ -470,13 +497,24 @@ def _record(r, opts):
         target_token=r.target_token, target_token2=r.target_token2, target_kind=r.target_kind,
         f_input=r.f_input, f_baseline=r.f_baseline, sum_scores=r.sum_scores, completeness_delta=r.completeness_delta,
         completeness_relative=r.completeness_relative, n_forward=r.n_forward, n_backward=r.n_backward,
+        prefix_len=r.prefix_len,
         seconds=r.seconds, mask=r.mask, mask_token=r.mask_token,
         opts=dict(ig_steps=opts.ig_steps, ig_rule=opts.ig_rule, norm=opts.norm, smooth_on_gxi=opts.smooth_on_gxi,
                   smooth_samples=opts.smooth_samples, smooth_noise=opts.smooth_noise, window=opts.window,
                   stride=opts.stride, samples=opts.samples, seed=opts.seed, ig_tol=opts.ig_tol,
                   ig_max_steps=opts.ig_max_steps),
         ig_n_nodes=r.ig_n_nodes, ig_pieces=r.ig_pieces, ig_cap_reached=r.ig_cap_reached,
-        ig_error_bound=r.ig_error_bound)
+        ig_error_bound=r.ig_error_bound, settings=_settings_json(r, opts))
+
+
+def _settings_json(r, opts):
+    """The library's record of the method's settings (attrib_method_settings_json)."""
+    text = ctypes.POINTER(ctypes.c_char)()
+    check(lib.attrib_method_settings_json(byref(opts), byref(r), byref(text)), "method settings")
+    try:
+        return json.loads(ctypes.string_at(text).decode())
+    finally:
+        lib.attrib_free(text)
 
 
 def _context(run, model, toks, predicted):
@@ -518,37 +556,10 @@ def _predicted(ctx):
 # ---- the document (tools/cli/cmd_explain.c build_doc / method_json) --------
 
 def method_settings(ctx, rec):
-    s, m, o = {}, rec["method"], rec["opts"]
-    masks = m not in (0, 1, 3)
-    if m == IG:
-        if o["ig_tol"] > 0:  # adaptive: the steps it took
-            s["steps"] = int(rec["n_backward"])
-            s["rule"] = "adaptive"
-            s["tol"] = o["ig_tol"]
-            s["max_steps"] = o["ig_max_steps"]
-        else:
-            s["steps"] = o["ig_steps"]
-            s["rule"] = RULE_NAMES[o["ig_rule"]]
-        if ctx["baseline"] is not None:
-            s["baseline"] = ctx["baseline"]
-            masks = False
-    if m == 0 or (m == SMOOTHGRAD and not o["smooth_on_gxi"]):
-        s["norm"] = "l1" if o["norm"] == 1 else "l2"
-    if m == SMOOTHGRAD:
-        s["of"] = "gxi" if o["smooth_on_gxi"] else "saliency"
-        s["samples"] = o["smooth_samples"]
-        s["noise"] = float("%g" % o["smooth_noise"])
-    if m == OCCLUSION:
-        s["window"] = o["window"]
-        s["stride"] = o["stride"]
-    if m in (6, 7, 8):
-        s["samples"] = o["samples"]
-    if masks:
-        s["mask"] = MASK_NAMES[rec["mask"]]
-        if rec["mask"] == 0:
-            s["mask_token"] = rec["mask_token"]
-    if m in _SEEDED:
-        s["seed"] = o["seed"]
+    """The library's record of the settings, with the baseline's text and words (as the CLI)."""
+    s = dict(rec["settings"])
+    if "baseline" in s and ctx["baseline"] is not None:
+        s["baseline"] = ctx["baseline"]
     if ctx["words"]:
         s["words"] = True
     return s
@@ -561,7 +572,7 @@ def method_json(ctx, rec):
     if rec["target_kind"] == 3:
         t2 = rec["target_token2"]
         target.update(token2=t2, piece2=piece(t2), text2=text_of(t2))
-    ig = rec["method"] == IG and not math.isnan(rec["f_baseline"])
+    ig = _reads(rec["method"], "BASELINE") and not math.isnan(rec["f_baseline"])
     d = {"method": METHODS[rec["method"]], "settings": method_settings(ctx, rec), "target": target,
          "scores": [float(x) for x in rec["token_scores"]], "features": [float(x) for x in rec["scores"]],
          "f_input": rec["f_input"], "f_baseline": _nan_none(rec["f_baseline"]), "sum_scores": rec["sum_scores"],
@@ -570,7 +581,7 @@ def method_json(ctx, rec):
          "cost": {"n_forward": int(rec["n_forward"]), "n_backward": int(rec["n_backward"]), "seconds": rec["seconds"]}}
     if rec["std_errors"] is not None:
         d["std_errors"] = [float(x) for x in rec["std_errors"]]
-    if ig:
+    if ig and _reads(rec["method"], "IG"):
         d["ig"] = ig_json(rec)
     return d
 
@@ -611,16 +622,16 @@ def top_json(ctx, rec):
                       "token2": rec["target_token2"]},
            "tokens": toks, "features": [float(x) for x in rec["scores"]], "f_input": rec["f_input"],
            "f_baseline": _nan_none(rec["f_baseline"]), "sum_scores": rec["sum_scores"],
-           "completeness_relative": -1.0 if math.isnan(rel) or m != IG else rel,
+           "completeness_relative": -1.0 if math.isnan(rel) or not _reads(m, "BASELINE") else rel,
            "cost": {"n_forward": int(rec["n_forward"]), "n_backward": int(rec["n_backward"]), "seconds": rec["seconds"],
-                    "threads": ctx["threads"], "compute": ctx["compute"]}}
+                    "threads": ctx["threads"], "compute": ctx["compute"], "prefix_tokens": int(rec["prefix_len"])}}
     settings = {"mask": MASK_NAMES[rec["mask"]], "mask_token": rec["mask_token"], "ig_steps": o["ig_steps"],
                 "ig_rule": RULE_NAMES[o["ig_rule"]],
-                "samples": o["smooth_samples"] if m == SMOOTHGRAD else o["samples"], "window": o["window"],
+                "samples": o["smooth_samples"] if _reads(m, "SMOOTH") else o["samples"], "window": o["window"],
                 "stride": o["stride"], "words": bool(ctx["words"])}
-    if m in _SEEDED:
+    if _reads(m, "SEED"):
         settings["seed"] = o["seed"]
-    if m == IG:
+    if _reads(m, "IG"):
         settings["ig_tol"] = o["ig_tol"]
         settings["ig_max_steps"] = o["ig_max_steps"]
         if not math.isnan(rec["f_baseline"]):

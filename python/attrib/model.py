@@ -276,6 +276,40 @@ class Model:
         """Captum-style spelling of explain()."""
         return self.explain(text, method, **options)
 
+    def explain_continuation(self, text, generate=None, continuation=None, method="ig", **options):
+        """Why the model wrote an answer after TEXT: its own greedy answer of
+        GENERATE tokens, or the given CONTINUATION (forced). Every answer token's
+        log-probability (or target=, contrast=) is attributed to TEXT's tokens
+        and the answer tokens before it: an attrib.Continuation with a (answer
+        tokens x positions) matrix. `attrib explain TEXT --generate N --json`."""
+        from .continuation import explain_continuation
+        return explain_continuation(self, text, generate, continuation, method, **options)
+
+    # -- inside the model (inside.py) --------------------------------------
+    def attention(self, text, rollout=False):
+        """The attention weights of every block and head on TEXT (str or bytes,
+        BOS added as the tokenizer says, or a list of token ids): an
+        attrib.Attention with weights (n_layer, n_head, T, T) and, with
+        rollout=True, the attention rollout (n_layer, T, T). `attrib attention`."""
+        from .inside import attention
+        return attention(self, text, rollout)
+
+    def logit_parts(self, text, token=None, token2=None):
+        """Direct logit attribution: the last position's logit of TOKEN (id or
+        word; default the top-1 next token), or logit(TOKEN) - logit(TOKEN2),
+        split into the embedding, each block's attention (per head, per key
+        position) and FFN, summing to it. `attrib explain --layer-summary`."""
+        from .inside import logit_parts
+        return logit_parts(self, text, token, token2)
+
+    def explain_layer(self, text, layer, method="ig", **options):
+        """Layer attribution: METHOD (saliency, gxi or ig) attributing the
+        target to the residual stream after LAYER blocks, every position a
+        feature; options target, token, token2, steps, ig_tol, mask,
+        mask_token, span. `attrib explain --layer L`."""
+        from .inside import explain_layer
+        return explain_layer(self, text, layer, method, **options)
+
     def compare(self, data, probe=None, methods=None, **options):
         """Every method on every prompt of a labelled dataset: the document of
         `attrib compare` (computed by the attrib command-line tool; see

@@ -119,7 +119,7 @@ class Attribution:
         self.std_errors = rec["std_errors"]
         self.f_input, self.sum_scores = rec["f_input"], rec["sum_scores"]
         self.f_baseline = _ex._nan_none(rec["f_baseline"])
-        ig = rec["method"] == _ex.IG and self.f_baseline is not None
+        ig = _ex._reads(rec["method"], "BASELINE") and self.f_baseline is not None  # completeness means something
         self.completeness_delta = _ex._nan_none(rec["completeness_delta"]) if ig else None
         self.completeness_relative = _ex._nan_none(rec["completeness_relative"]) if ig else None
         self.cost = Cost(int(rec["n_forward"]), int(rec["n_backward"]), rec["seconds"], ctx["threads"])
@@ -153,7 +153,7 @@ class Attribution:
     @property
     def ig(self):
         """IG only: dict(adaptive, evaluations, nodes, pieces, cap_reached, delta, relative[, tol, ...])."""
-        return _ex.ig_json(self._rec) if self.completeness_delta is not None else None
+        return _ex.ig_json(self._rec) if self.completeness_delta is not None and _ex._reads(self._rec["method"], "IG") else None
 
     def to_dict(self):
         """The CLI's JSON document (`attrib explain ... --method M --json`) as a dict."""

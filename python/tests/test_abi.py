@@ -38,3 +38,19 @@ def test_struct_layouts_match_the_header(tmp_path):
 def test_library_version_matches_package():
     import attrib
     assert attrib.library_version() == attrib.__version__
+
+
+def test_method_option_bits_match_the_header(tmp_path):
+    """_capi.READS (the options a method reads) equals the header's ATTRIB_READS_* values."""
+    from attrib import _capi
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler")
+    names = sorted(_capi.READS)
+    body = "".join('printf("%%u\\n", (unsigned)ATTRIB_READS_%s);' % n for n in names)
+    src = tmp_path / "reads.c"
+    src.write_text('#include <stdio.h>\n#include "attrib.h"\nint main(void) { %s return 0; }\n' % body)
+    exe = tmp_path / "reads"
+    subprocess.run([cc, "-std=c11", "-I", os.path.join(ROOT, "include"), str(src), "-o", str(exe)], check=True)
+    got = [int(x) for x in subprocess.run([str(exe)], check=True, stdout=subprocess.PIPE).stdout.decode().split()]
+    assert got == [_capi.READS[n] for n in names]

@@ -2,8 +2,8 @@
  * explain.c — attrib_explain(): validates the request, fills in defaults,
  * turns the attribution span and optional groups into features, evaluates
  * the unperturbed input once to resolve the target (the top-1 next token
- * unless one is given), dispatches to the gradient or perturbation family,
- * and finishes the result (per-token shares, sums, timing).
+ * unless one is given), runs the method's row of the method table
+ * (methods.c), and finishes the result (per-token shares, sums, timing).
  *
  * Targets are functions of the last position's logits: a logit, a log-
  * probability, a probability, or the difference of two logits. The log-
@@ -12,7 +12,9 @@
 #include "attribution/explain.h"
 
 #include "attribution/faith.h"
+#include "attribution/methods.h"
 #include "attribution/perturb.h"
+#include "model/prefix.h"
 #include "task/probe.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,22 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *METHOD_NAMES[ATTRIB_METHOD_COUNT_] = {"saliency", "gxi", "ig", "smoothgrad", "occlusion",
-                                                         "shapley-exact", "shapley", "kernelshap", "lime"};
-
-const char *attrib_method_name(attrib_method m) {
-    return (unsigned)m < ATTRIB_METHOD_COUNT_ ? METHOD_NAMES[m] : "?";
-}
-
-int attrib_method_from_name(const char *name) {
-    if (!name) return -1;
-    for (int i = 0; i < ATTRIB_METHOD_COUNT_; i++)
-        if (strcmp(name, METHOD_NAMES[i]) == 0) return i;
-    if (strcmp(name, "integrated-gradients") == 0) return ATTRIB_METHOD_INTEGRATED_GRADIENTS;
-    if (strcmp(name, "grad-x-input") == 0) return ATTRIB_METHOD_GRAD_X_INPUT;
-    return -1;
-}
 
 attrib_explain_options attrib_explain_default_options(attrib_method method) {
     attrib_explain_options o;
@@ -56,7 +42,8 @@ attrib_explain_options attrib_explain_default_options(attrib_method method) {
     o.smooth_noise = 0.1f;
     o.window = 1;
     o.stride = 1;
-    o.samples = (method == ATTRIB_METHOD_KERNELSHAP || method == ATTRIB_METHOD_LIME) ? 256 : 25;
+    const method_row *row = method_row_of(method);
+    o.samples = row && (row->info.reads & ATTRIB_READS_SAMPLES) ? row->info.default_samples : 25;
     o.max_exact_features = 16;
     o.lime_kernel_width = 0.25f;
     o.lime_ridge = 1.0f;
@@ -85,6 +72,7 @@ void attrib_result_free(attrib_result *r) {
     free(r->gradients);
     free(r->ig_nodes);
     free(r->ig_weights);
+    free(r->layer_values);
     free(r);
 }
 
@@ -138,11 +126,11 @@ void explain_progress(const explain_ctx *c, int64_t done, int64_t total) {
     if (c->opt.progress) c->opt.progress(c->opt.progress_user, done, total);
 }
 
-static bool is_gradient_method(attrib_method m) { return m <= ATTRIB_METHOD_SMOOTHGRAD; }
-
 static attrib_status check_options(attrib_model *m, const attrib_explain_options *o, int n) {
     const int V = m->info.n_vocab;
-    if ((unsigned)o->method >= ATTRIB_METHOD_COUNT_) return attrib_fail(ATTRIB_E_INVALID_ARG, "unknown method %d", (int)o->method);
+    const method_row *row = method_row_of(o->method);
+    if (!row) return attrib_fail(ATTRIB_E_INVALID_ARG, "unknown method %d", (int)o->method);
+    const unsigned reads = row->info.reads;
     if ((unsigned)o->target.kind > ATTRIB_TARGET_PROBE)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "unknown target kind %d", (int)o->target.kind);
     if (o->target.kind == ATTRIB_TARGET_PROBE) {
@@ -163,15 +151,28 @@ static attrib_status check_options(attrib_model *m, const attrib_explain_options
     if (o->ig_tol > 0 && (o->ig_max_steps < 8 || o->ig_max_steps > 65536))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "IG max steps must be in [8, 65536], not %d", o->ig_max_steps);
     /* each limit is checked for the method that uses it, so the message names the right one */
-    if (o->method == ATTRIB_METHOD_SMOOTHGRAD && (o->smooth_samples < 1 || o->smooth_samples > 65536))
+    if ((reads & ATTRIB_READS_SMOOTH) && (o->smooth_samples < 1 || o->smooth_samples > 65536))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "SmoothGrad samples must be in [1, 65536], not %d", o->smooth_samples);
     if (!(o->smooth_noise >= 0.0f) || !isfinite(o->smooth_noise))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "SmoothGrad noise must be finite and >= 0");
     if (o->window < 1 || o->stride < 1) return attrib_fail(ATTRIB_E_INVALID_ARG, "occlusion window and stride must be >= 1");
-    if ((o->method == ATTRIB_METHOD_SHAPLEY_SAMPLED || o->method == ATTRIB_METHOD_KERNELSHAP || o->method == ATTRIB_METHOD_LIME) &&
-        (o->samples < 1 || o->samples > (1 << 24)))
-        return attrib_fail(ATTRIB_E_INVALID_ARG, "%s samples must be in [1, 2^24], not %d", METHOD_NAMES[o->method], o->samples);
+    if ((reads & ATTRIB_READS_SAMPLES) && (o->samples < 1 || o->samples > (1 << 24)))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "%s samples must be in [1, 2^24], not %d", row->info.name, o->samples);
+    if ((reads & ATTRIB_READS_LIME) && (!(o->lime_kernel_width > 0) || !isfinite(o->lime_kernel_width) || !(o->lime_ridge >= 0) ||
+                                        !isfinite(o->lime_ridge)))
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "LIME needs a kernel width > 0 and a ridge >= 0");
     if (o->batch < 0) return attrib_fail(ATTRIB_E_INVALID_ARG, "batch must be >= 0");
+    if (o->layer_attribution) {
+        if (o->layer < 0 || o->layer > m->info.n_layer)
+            return attrib_fail(ATTRIB_E_INVALID_ARG, "layer %d is outside [0, %d] (the residual stream after that many blocks)",
+                               o->layer, m->info.n_layer);
+        if (!(reads & ATTRIB_READS_LAYER))
+            return attrib_fail(ATTRIB_E_UNSUPPORTED, "layer attribution is computed by saliency, gxi and ig, not %s",
+                               row->info.name);
+        if (o->groups) return attrib_fail(ATTRIB_E_INVALID_ARG, "layer attribution scores every position: groups must be NULL");
+        if (o->target.kind == ATTRIB_TARGET_PROBE)
+            return attrib_fail(ATTRIB_E_UNSUPPORTED, "layer attribution explains the model's logits, not a probe");
+    }
     if (o->baseline_ids)
         for (int i = 0; i < n; i++)
             if (o->baseline_ids[i] < 0 || o->baseline_ids[i] >= V)
@@ -183,6 +184,11 @@ static attrib_status check_options(attrib_model *m, const attrib_explain_options
 static attrib_status build_features(explain_ctx *c) {
     const attrib_explain_options *o = &c->opt;
     int32_t *f = c->feature_of_token;
+    if (o->layer_attribution) { /* every position's hidden state is a feature */
+        for (int i = 0; i < c->n; i++) f[i] = i;
+        c->n_features = c->n;
+        return ATTRIB_OK;
+    }
     for (int i = 0; i < c->n; i++) f[i] = -1;
     if (!o->groups) {
         for (int i = c->span_begin; i < c->span_end; i++) f[i] = i - c->span_begin;
@@ -230,10 +236,12 @@ attrib_status explain_eval_one(const explain_ctx *c, const int32_t *ids, const f
             free(h);
             return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
         }
-        attrib_batch b = {.n_seq = 1, .n_tokens = n, .tokens = ids, .embeddings = ids ? NULL : emb,
+        /* (a mean-pooling probe never has c->P > 0: rows == n when rows > 1) */
+        attrib_batch b = {.n_seq = 1, .n_tokens = n - c->P, .tokens = ids ? ids + c->P : NULL,
+                          .embeddings = ids ? NULL : emb + (size_t)c->P * C,
                           .logits_mode = rows > 1 ? ATTRIB_LOGITS_ALL : ATTRIB_LOGITS_LAST,
                           .hidden_layer = c->probe->layer, .hidden_out = hidden};
-        s = attrib_forward(m, &b, NULL, NULL);
+        s = attrib_forward(m, &b, c->kv, NULL);
         if (!s) {
             probe_pool_rows(hidden, rows, C, c->pool_start, c->probe->pool, h);
             *value = attrib_probe_logit(c->probe, h);
@@ -243,15 +251,34 @@ attrib_status explain_eval_one(const explain_ctx *c, const int32_t *ids, const f
     } else {
         float *logits = attrib_calloc_array((size_t)m->info.n_vocab, sizeof(float));
         if (!logits) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-        attrib_batch b = {.n_seq = 1, .n_tokens = n, .tokens = ids, .embeddings = ids ? NULL : emb,
-                          .logits_mode = ATTRIB_LOGITS_LAST};
-        s = attrib_forward(m, &b, NULL, logits);
+        attrib_batch b = {.n_seq = 1, .n_tokens = n - c->P, .tokens = ids ? ids + c->P : NULL,
+                          .embeddings = ids ? NULL : emb + (size_t)c->P * m->info.n_embd, .logits_mode = ATTRIB_LOGITS_LAST};
+        s = attrib_forward(m, &b, c->kv, logits);
         if (!s) *value = explain_target_value(c, logits);
         free(logits);
     }
     if (!s && !isfinite(*value))
         s = attrib_fail(ATTRIB_E_NUMERIC, "the target is not finite (%s)", c->probe ? "probe logit" : "logits");
     return s;
+}
+
+/* The prefix cache of the request (opt.prefix), checked against the input
+ * and the span. It is ignored (c->P stays 0) where a pass needs what it does
+ * not keep: a mean-pooling probe's hidden states of the prefix, and layer
+ * attribution, whose features are every position's hidden state. */
+static attrib_status use_prefix(explain_ctx *c) {
+    const attrib_prefix *p = c->opt.prefix;
+    attrib_status s = prefix_check(p, c->m, c->ids, c->n);
+    if (s) return s;
+    const int P = attrib_prefix_len(p);
+    if (c->span_begin < P)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "the attribution span starts at position %d, inside the %d-token prefix "
+                           "cache: features must come after the cached prefix", c->span_begin, P);
+    if ((c->probe && c->probe->pool == ATTRIB_POOL_MEAN) || c->opt.layer_attribution) return ATTRIB_OK;
+    c->P = P;
+    c->kv = prefix_cache(p, c->m, attrib_model_get_compute(c->m));
+    c->kv_exact = prefix_cache(p, c->m, ATTRIB_COMPUTE_EXACT);
+    return ATTRIB_OK;
 }
 
 /* The unperturbed input: gives f(x) and resolves a top-1 target token. */
@@ -268,8 +295,8 @@ static attrib_status resolve_target(explain_ctx *c) {
     }
     float *logits = attrib_calloc_array((size_t)c->m->info.n_vocab, sizeof(float));
     if (!logits) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-    attrib_batch b = {.n_seq = 1, .n_tokens = c->n, .tokens = c->ids, .logits_mode = ATTRIB_LOGITS_LAST};
-    attrib_status s = attrib_forward(c->m, &b, NULL, logits);
+    attrib_batch b = {.n_seq = 1, .n_tokens = c->n - c->P, .tokens = c->ids + c->P, .logits_mode = ATTRIB_LOGITS_LAST};
+    attrib_status s = attrib_forward(c->m, &b, c->kv, logits);
     if (!s) {
         r->n_forward = 1;
         if (r->target_token < 0) {
@@ -312,7 +339,10 @@ attrib_status explain_setup(explain_ctx *c, attrib_model *m, const int32_t *ids,
     if (c->span_begin < 0 || c->span_begin >= c->span_end || c->span_end > n)
         return attrib_fail(ATTRIB_E_INVALID_ARG, "attribution span [%d, %d) is empty or outside the %d-token input", c->span_begin,
                            c->span_end, n);
-    if (c->opt.mask == ATTRIB_MASK_TOKEN && c->opt.mask_token < 0 && (!is_gradient_method(c->opt.method) || !opt->baseline_ids)) {
+    if (opt->prefix && (s = use_prefix(c))) return s;
+    /* a given baseline sequence replaces the mask token as the baseline */
+    const bool own_baseline = (method_row_of(c->opt.method)->info.reads & ATTRIB_READS_BASELINE) && opt->baseline_ids;
+    if (c->opt.mask == ATTRIB_MASK_TOKEN && c->opt.mask_token < 0 && !own_baseline) {
         c->opt.mask_token = attrib_default_mask_token(m->tok);
         if (c->opt.mask_token < 0)
             return attrib_fail(ATTRIB_E_INVALID_ARG, "the model has no PAD, UNK or space token to mask with: choose a mask token");
@@ -328,6 +358,8 @@ attrib_status explain_setup(explain_ctx *c, attrib_model *m, const int32_t *ids,
     r->completeness_delta = NAN;
     r->completeness_relative = NAN;
     r->ig_error_bound = NAN;
+    r->layer = opt->layer_attribution ? opt->layer : -1;
+    r->prefix_len = c->P;
     r->feature_of_token = attrib_calloc_array((size_t)n, sizeof(int32_t));
     if (!r->feature_of_token) {
         s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
@@ -355,7 +387,8 @@ static attrib_status explain_impl(attrib_model *m, const int32_t *ids, int n, co
 
 attrib_status attrib_explain(attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt,
                              attrib_result **result_out) {
-    if (!m || !opt || !is_gradient_method(opt->method) || attrib_model_get_compute(m) == ATTRIB_COMPUTE_EXACT)
+    const method_row *row = opt ? method_row_of(opt->method) : NULL;
+    if (!m || !row || row->info.family != ATTRIB_FAMILY_GRADIENT || attrib_model_get_compute(m) == ATTRIB_COMPUTE_EXACT)
         return explain_impl(m, ids, n, opt, result_out);
     /* gradient passes are exact: so are the values they are checked against
      * (f(x) and f(baseline) in IG's completeness), never the fast forward */
@@ -373,7 +406,8 @@ static attrib_status explain_impl(attrib_model *m, const int32_t *ids, int n, co
     attrib_status s = explain_setup(&c, m, ids, n, opt);
     if (s) return s;
     attrib_result *r = c.res;
-    s = is_gradient_method(c.opt.method) ? attrib_gradient_run(&c) : attrib_perturb_run(&c);
+    /* the row's run function; layer attribution (of the rows that read it) has its own */
+    s = c.opt.layer_attribution ? attrib_layer_run(&c) : method_row_of(c.opt.method)->run(&c);
     if (s) goto fail;
 
     r->sum_scores = 0;

@@ -1,8 +1,9 @@
 /*
  * explain.h — private interface between attrib_explain() (explain.c: options,
- * features, targets, results) and the two families of methods: gradient.c
- * (saliency, gradient x input, integrated gradients, SmoothGrad) and
- * perturb.c (occlusion, Shapley values, KernelSHAP, LIME).
+ * features, targets, results), the method table (methods.c) and the run
+ * functions of the two families of methods: gradient.c (saliency, gradient
+ * x input, integrated gradients, SmoothGrad) and perturb.c (occlusion,
+ * Shapley values, KernelSHAP, LIME).
  */
 #ifndef ATTRIB_EXPLAIN_H
 #define ATTRIB_EXPLAIN_H
@@ -20,6 +21,11 @@ typedef struct explain_ctx {
     attrib_result *res;           /* being filled; target fields resolved before dispatch */
     const attrib_probe *probe;    /* PROBE targets: the probe (else NULL) */
     int pool_start;               /* PROBE targets: first pooled position of the input */
+    /* opt.prefix in use: positions [0, P) come from its caches (KV for the
+     * forward passes in the model's compute mode, KV_EXACT for gradient
+     * passes); P = 0 and NULL caches when there is none or it is ignored */
+    int P;
+    attrib_cache *kv, *kv_exact;
 } explain_ctx;
 
 /* Fills C for a request (validation, defaults, span, features; allocates
@@ -29,7 +35,7 @@ typedef struct explain_ctx {
 attrib_status explain_setup(explain_ctx *c, attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt);
 
 /* The target of one whole sequence given by IDS or by embeddings EMB (n, C),
- * evaluated alone, from the position-0 start (no cache). */
+ * evaluated alone (positions [0, c->P) from the prefix cache, if any). */
 attrib_status explain_eval_one(const explain_ctx *c, const int32_t *ids, const float *emb, double *value);
 
 /* Value of the target given the V logits of the last position. */
@@ -41,10 +47,28 @@ void explain_target_grad(const explain_ctx *c, const float *logits, float *dlogi
 /* Reports progress through the caller's callback, if any. */
 void explain_progress(const explain_ctx *c, int64_t done, int64_t total);
 
-/* The method families. They fill c->res->scores (n_features) and, where they
- * apply, std_errors, f_baseline, completeness fields, gradients, n_forward
- * and n_backward. */
-attrib_status attrib_gradient_run(explain_ctx *c);
-attrib_status attrib_perturb_run(explain_ctx *c);
+/* The IG baseline embeddings BASE (n, C) for the input embeddings X (n, C):
+ * X outside the span (or its fixed tokens); inside it zeros, the mask
+ * token's embedding, or the given baseline sequence's (gradient.c). */
+attrib_status explain_baseline_embeddings(const explain_ctx *c, const float *x, float *base);
+
+/* The run functions of the method table's rows (methods.c): gradient.c and
+ * perturb.c. Each fills c->res->scores (n_features) and, where they apply,
+ * std_errors, f_baseline, gradients, IG's quadrature fields, n_forward and
+ * n_backward. */
+attrib_status gradient_saliency_run(explain_ctx *c);
+attrib_status gradient_gxi_run(explain_ctx *c);
+attrib_status gradient_ig_run(explain_ctx *c);
+attrib_status gradient_smoothgrad_run(explain_ctx *c);
+attrib_status gradient_gradientshap_run(explain_ctx *c);
+attrib_status perturb_occlusion_run(explain_ctx *c);
+attrib_status perturb_shapley_exact_run(explain_ctx *c);
+attrib_status perturb_shapley_run(explain_ctx *c);
+attrib_status perturb_kernelshap_run(explain_ctx *c);
+attrib_status perturb_lime_run(explain_ctx *c);
+/* Layer attribution (opt.layer_attribution; layer_attr.c): saliency, gxi
+ * and IG at the residual stream after opt.layer blocks; every position is a
+ * feature. Also fills res->layer_values and res->gradients. */
+attrib_status attrib_layer_run(explain_ctx *c);
 
 #endif

@@ -21,6 +21,10 @@
  *
  * Feature scores sum their tokens' scores (for saliency: the per-token
  * gradient norms).
+ *
+ * With a prefix cache (opt.prefix, explain.c) the gradient passes run over
+ * positions P.. only, the prefix's keys and values constant (grad_pass):
+ * no feature lies in the prefix, so nothing here changes but the rows fed.
  */
 #include "model/backward.h"
 #include "attribution/explain.h"
@@ -47,7 +51,8 @@ static void target_cb(void *user, int b, const float *logits, float *dlogits, do
 static attrib_status probe_readout(void *user, const float *hidden, int B, int T, int C, float *dhidden, double *values) {
     const explain_ctx *c = ((target_ctx *)user)->c;
     const attrib_probe *probe = c->probe;
-    if (probe->dim != C || c->pool_start < 0 || c->pool_start >= T)
+    /* (with a prefix cache the rows are positions P.. and the pool is the last row: c->P is 0 for a mean) */
+    if (probe->dim != C || c->pool_start < 0 || (probe->pool == ATTRIB_POOL_MEAN && c->pool_start >= T))
         return attrib_fail(ATTRIB_E_INVALID_ARG, "the probe does not fit this model or input");
     float *pooled = attrib_calloc_array((size_t)C * 2, sizeof(float));
     if (!pooled) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
@@ -71,17 +76,39 @@ static attrib_status probe_readout(void *user, const float *hidden, int B, int T
 static int pass_batch(const explain_ctx *c, int want) {
     if (c->opt.batch > 0) return c->opt.batch < want ? c->opt.batch : want;
     size_t budget = c->opt.memory_budget ? c->opt.memory_budget : ((size_t)256 << 20);
-    size_t one = attrib_grad_pass_bytes(c->m, 1, c->n);
+    size_t one = attrib_grad_pass_bytes(c->m, 1, c->n - c->P);
     int b = one ? (int)(budget / one) : want;
     if (b < 1) b = 1;
     return b < want ? b : want;
 }
 
+/* The gradient pass over NB sequences of embeddings PTS (nb, n, C) into
+ * GRAD (nb, n, C). With a prefix cache only positions P.. run (gathered
+ * into a compact buffer, their gradients scattered back); the rows of the
+ * prefix's positions get 0: they are never features. */
+static attrib_status grad_pass(explain_ctx *c, const float *pts, int nb, float *grad, double *values) {
+    target_ctx tc = {c};
+    const grad_readout ro = {.target = target_cb, .hidden = c->probe ? probe_readout : NULL,
+                             .n_blocks = c->probe ? c->probe->layer : 0, .user = &tc};
+    if (!c->kv_exact) return attrib_grad_pass(c->m, pts, nb, c->n, &ro, grad, values);
+    const int n = c->n, P = c->P, T = n - P, C = c->m->info.n_embd;
+    const size_t rows = (size_t)T * C;
+    float *in = attrib_calloc_array((size_t)nb * rows, sizeof(float)), *out = attrib_calloc_array((size_t)nb * rows, sizeof(float));
+    attrib_status st = in && out ? ATTRIB_OK : attrib_fail(ATTRIB_E_NOMEM, "out of memory for a gradient pass");
+    for (int b = 0; b < nb && !st; b++) memcpy(in + b * rows, pts + ((size_t)b * n + P) * C, rows * sizeof(float));
+    if (!st) st = attrib_grad_pass_prefix(c->m, c->kv_exact, in, nb, T, &ro, out, values);
+    for (int b = 0; b < nb && !st; b++) {
+        memset(grad + (size_t)b * n * C, 0, (size_t)P * C * sizeof(float));
+        memcpy(grad + ((size_t)b * n + P) * C, out + b * rows, rows * sizeof(float));
+    }
+    free(in);
+    free(out);
+    return st;
+}
+
 /* One batched gradient pass over NB <= pass_batch sequences (no progress report). */
 static attrib_status grad_chunk(explain_ctx *c, const float *pts, int nb, float *grad, double *values) {
-    target_ctx tc = {c};
-    const grad_readout ro = {target_cb, c->probe ? probe_readout : NULL, c->probe ? c->probe->layer : 0, &tc};
-    attrib_status st = attrib_grad_pass(c->m, pts, nb, c->n, &ro, grad, values);
+    attrib_status st = grad_pass(c, pts, nb, grad, values);
     if (st) return st;
     c->res->n_forward += nb;
     c->res->n_backward += nb;
@@ -93,11 +120,9 @@ static attrib_status grad_chunk(explain_ctx *c, const float *pts, int nb, float 
 static attrib_status grads(explain_ctx *c, const float *pts, int npts, float *grad, double *values) {
     const size_t per = (size_t)c->n * c->m->info.n_embd;
     const int chunk = pass_batch(c, npts);
-    target_ctx tc = {c};
     for (int s = 0; s < npts; s += chunk) {
         int nb = npts - s < chunk ? npts - s : chunk;
-        const grad_readout ro = {target_cb, c->probe ? probe_readout : NULL, c->probe ? c->probe->layer : 0, &tc};
-        attrib_status st = attrib_grad_pass(c->m, pts + (size_t)s * per, nb, c->n, &ro, grad + (size_t)s * per, values + s);
+        attrib_status st = grad_pass(c, pts + (size_t)s * per, nb, grad + (size_t)s * per, values + s);
         if (st) return st;
         c->res->n_forward += nb;
         c->res->n_backward += nb;
@@ -106,8 +131,7 @@ static attrib_status grads(explain_ctx *c, const float *pts, int npts, float *gr
     return ATTRIB_OK;
 }
 
-/* Nodes and weights of RULE with M points on [0, 1]; weights sum to 1. */
-static void ig_rule_points(attrib_ig_rule rule, int m, double *a, double *w) {
+void ig_rule_points(attrib_ig_rule rule, int m, double *a, double *w) {
     switch (rule) {
     case ATTRIB_IG_GAUSS_LEGENDRE: ig_gauss_legendre(m, a, w); return;
     case ATTRIB_IG_LEFT: for (int k = 0; k < m; k++) a[k] = (double)k / m, w[k] = 1.0 / m; return;
@@ -123,13 +147,12 @@ static void ig_rule_points(attrib_ig_rule rule, int m, double *a, double *w) {
     }
 }
 
-/* The IG baseline embeddings (n, C): the input outside the span; inside it
- * zeros, the mask token's embedding, or the given baseline sequence's. */
-static attrib_status baseline_embeddings(explain_ctx *c, const float *x, float *base) {
+attrib_status explain_baseline_embeddings(const explain_ctx *c, const float *x, float *base) {
     const int C = c->m->info.n_embd;
     memcpy(base, x, sizeof(float) * (size_t)c->n * C);
     for (int i = 0; i < c->n; i++) {
-        if (c->feature_of_token[i] < 0) continue;
+        /* layer attribution makes every position a feature: the span says what the baseline replaces */
+        if (c->opt.layer_attribution ? i < c->span_begin || i >= c->span_end : c->feature_of_token[i] < 0) continue;
         float *row = base + (size_t)i * C;
         if (c->opt.baseline_ids) {
             attrib_status s = attrib_model_embed(c->m, &c->opt.baseline_ids[i], 1, row);
@@ -327,127 +350,84 @@ done:
     return s;
 }
 
-attrib_status attrib_gradient_run(explain_ctx *c) {
-    const int C = c->m->info.n_embd, n = c->n;
-    const size_t per = (size_t)n * C;
-    attrib_result *r = c->res;
-    attrib_status s = ATTRIB_OK;
-    float *x = attrib_calloc_array(per, sizeof(float));
-    float *pts = NULL, *g = NULL, *base = NULL;
-    double *vals = NULL, *a = NULL, *w = NULL, *sq = NULL;
-    if (!x) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-    if ((s = attrib_model_embed(c->m, c->ids, (size_t)n, x))) goto done;
+/* The input's embeddings (n, C) into *x (caller frees). */
+static attrib_status input_embeddings(const explain_ctx *c, float **x) {
+    *x = attrib_calloc_array((size_t)c->n * c->m->info.n_embd, sizeof(float));
+    if (!*x) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    attrib_status s = attrib_model_embed(c->m, c->ids, (size_t)c->n, *x);
+    if (s) free(*x), *x = NULL;
+    return s;
+}
 
-    switch (c->opt.method) {
-    case ATTRIB_METHOD_SALIENCY:
-    case ATTRIB_METHOD_GRAD_X_INPUT: {
-        g = attrib_calloc_array(per, sizeof(float));
-        vals = attrib_calloc_array(1, sizeof(double));
-        if (!g || !vals) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-        if ((s = grads(c, x, 1, g, vals))) goto done;
+/* Saliency and gradient x input: one gradient at the input, scored per
+ * token by its norm or (GXI) its dot product with the embedding; the
+ * gradient itself is kept as res->gradients. */
+static attrib_status plain_gradient(explain_ctx *c, bool gxi) {
+    const int C = c->m->info.n_embd, n = c->n;
+    attrib_result *r = c->res;
+    float *x = NULL, *g = attrib_calloc_array((size_t)n * C, sizeof(float));
+    double val = 0;
+    attrib_status s = g ? input_embeddings(c, &x) : attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    if (!s) s = grads(c, x, 1, g, &val);
+    if (!s) {
         for (int i = 0; i < n; i++) {
             int f = c->feature_of_token[i];
             if (f < 0) continue;
-            r->scores[f] += c->opt.method == ATTRIB_METHOD_SALIENCY ? token_saliency(g + (size_t)i * C, C, c->opt.norm)
-                                                                     : token_gxi(g + (size_t)i * C, x + (size_t)i * C, C);
+            r->scores[f] += gxi ? token_gxi(g + (size_t)i * C, x + (size_t)i * C, C) : token_saliency(g + (size_t)i * C, C, c->opt.norm);
         }
         r->gradients = g; /* the signed gradient, (n, C) */
         g = NULL;
-        break;
     }
-    case ATTRIB_METHOD_INTEGRATED_GRADIENTS: {
-        if (c->opt.ig_tol > 0) {
-            base = attrib_calloc_array(per, sizeof(float));
-            if (!base) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-            if ((s = baseline_embeddings(c, x, base))) goto done;
-            s = ig_adaptive(c, x, base);
-            break;
-        }
-        const int m = c->opt.ig_steps;
-        base = attrib_calloc_array(per, sizeof(float));
-        a = attrib_calloc_array((size_t)m, sizeof(double));
-        w = attrib_calloc_array((size_t)m, sizeof(double));
-        pts = attrib_calloc_array((size_t)m * per, sizeof(float));
-        g = attrib_calloc_array((size_t)m * per, sizeof(float));
-        vals = attrib_calloc_array((size_t)m, sizeof(double));
-        if (!base || !a || !w || !pts || !g || !vals) {
-            s = attrib_fail(ATTRIB_E_NOMEM, "out of memory for %d IG steps", m);
-            goto done;
-        }
-        if ((s = baseline_embeddings(c, x, base))) goto done;
-        ig_rule_points(c->opt.ig_rule, m, a, w);
-        for (int k = 0; k < m; k++)
-            for (size_t j = 0; j < per; j++) pts[(size_t)k * per + j] = (float)(base[j] + a[k] * ((double)x[j] - base[j]));
-        if ((s = grads(c, pts, m, g, vals))) goto done;
-        /* f(x') for completeness: only its value is needed, so a forward pass */
-        if ((s = explain_eval_one(c, NULL, base, &r->f_baseline))) goto done;
-        r->n_forward++;
-        for (int i = 0; i < n; i++) {
-            int f = c->feature_of_token[i];
-            if (f < 0) continue;
-            double acc = 0;
-            for (int d = 0; d < C; d++) {
-                double avg = 0;
-                for (int k = 0; k < m; k++) avg += w[k] * g[(size_t)k * per + (size_t)i * C + d];
-                acc += ((double)x[(size_t)i * C + d] - base[(size_t)i * C + d]) * avg;
-            }
-            r->scores[f] += acc;
-        }
-        r->ig_n_nodes = m, r->ig_pieces = 1;
-        r->ig_nodes = a, r->ig_weights = w;
-        a = w = NULL;
-        break;
+    free(x);
+    free(g);
+    return s;
+}
+
+attrib_status gradient_saliency_run(explain_ctx *c) { return plain_gradient(c, false); }
+attrib_status gradient_gxi_run(explain_ctx *c) { return plain_gradient(c, true); }
+
+attrib_status gradient_ig_run(explain_ctx *c) {
+    const int C = c->m->info.n_embd, n = c->n, m = c->opt.ig_steps;
+    const size_t per = (size_t)n * C;
+    attrib_result *r = c->res;
+    float *x = NULL, *pts = NULL, *g = NULL, *base = attrib_calloc_array(per, sizeof(float));
+    double *vals = NULL, *a = NULL, *w = NULL;
+    attrib_status s = base ? input_embeddings(c, &x) : attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    if (!s) s = explain_baseline_embeddings(c, x, base);
+    if (s || c->opt.ig_tol > 0) {
+        if (!s) s = ig_adaptive(c, x, base);
+        goto done;
     }
-    case ATTRIB_METHOD_SMOOTHGRAD: {
-        const int m = c->opt.smooth_samples;
-        /* noise scale: smooth_noise times the RMS of the span's embeddings */
-        double ss = 0;
-        int cnt = 0;
-        for (int i = 0; i < n; i++)
-            if (c->feature_of_token[i] >= 0) {
-                for (int d = 0; d < C; d++) ss += (double)x[(size_t)i * C + d] * x[(size_t)i * C + d];
-                cnt += C;
-            }
-        const double sigma = c->opt.smooth_noise * sqrt(ss / (cnt ? cnt : 1));
-        pts = attrib_calloc_array((size_t)m * per, sizeof(float));
-        g = attrib_calloc_array((size_t)m * per, sizeof(float));
-        vals = attrib_calloc_array((size_t)m, sizeof(double));
-        sq = attrib_calloc_array((size_t)c->n_features, sizeof(double));
-        r->std_errors = attrib_calloc_array((size_t)c->n_features, sizeof(double));
-        if (!pts || !g || !vals || !sq || !r->std_errors) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-        uint64_t rng = c->opt.seed ^ 0x5307a11ce5eedull;
-        for (int k = 0; k < m; k++)
-            for (int i = 0; i < n; i++)
-                for (int d = 0; d < C; d++) {
-                    size_t j = (size_t)k * per + (size_t)i * C + d;
-                    pts[j] = x[(size_t)i * C + d] + (c->feature_of_token[i] >= 0 ? (float)(sigma * gaussian(&rng)) : 0.0f);
-                }
-        if ((s = grads(c, pts, m, g, vals))) goto done;
-        double *sample = attrib_calloc_array((size_t)c->n_features, sizeof(double));
-        if (!sample) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
-        for (int k = 0; k < m; k++) {
-            memset(sample, 0, sizeof(double) * c->n_features);
-            for (int i = 0; i < n; i++) {
-                int f = c->feature_of_token[i];
-                if (f < 0) continue;
-                const float *gi = g + (size_t)k * per + (size_t)i * C, *xi = pts + (size_t)k * per + (size_t)i * C;
-                sample[f] += c->opt.smooth_on_gxi ? token_gxi(gi, xi, C) : token_saliency(gi, C, c->opt.norm);
-            }
-            for (int f = 0; f < c->n_features; f++) {
-                r->scores[f] += sample[f] / m;
-                sq[f] += sample[f] * sample[f];
-            }
-        }
-        for (int f = 0; f < c->n_features; f++) {
-            double var = m > 1 ? (sq[f] - m * r->scores[f] * r->scores[f]) / (m - 1) : 0.0;
-            r->std_errors[f] = var > 0 ? sqrt(var / m) : 0.0;
-        }
-        free(sample);
-        break;
+    a = attrib_calloc_array((size_t)m, sizeof(double));
+    w = attrib_calloc_array((size_t)m, sizeof(double));
+    pts = attrib_calloc_array((size_t)m * per, sizeof(float));
+    g = attrib_calloc_array((size_t)m * per, sizeof(float));
+    vals = attrib_calloc_array((size_t)m, sizeof(double));
+    if (!a || !w || !pts || !g || !vals) {
+        s = attrib_fail(ATTRIB_E_NOMEM, "out of memory for %d IG steps", m);
+        goto done;
     }
-    default:
-        s = attrib_fail(ATTRIB_E_INTERNAL, "method %d is not a gradient method", (int)c->opt.method);
+    ig_rule_points(c->opt.ig_rule, m, a, w);
+    for (int k = 0; k < m; k++)
+        for (size_t j = 0; j < per; j++) pts[(size_t)k * per + j] = (float)(base[j] + a[k] * ((double)x[j] - base[j]));
+    if ((s = grads(c, pts, m, g, vals))) goto done;
+    /* f(x') for completeness: only its value is needed, so a forward pass */
+    if ((s = explain_eval_one(c, NULL, base, &r->f_baseline))) goto done;
+    r->n_forward++;
+    for (int i = 0; i < n; i++) {
+        int f = c->feature_of_token[i];
+        if (f < 0) continue;
+        double acc = 0;
+        for (int d = 0; d < C; d++) {
+            double avg = 0;
+            for (int k = 0; k < m; k++) avg += w[k] * g[(size_t)k * per + (size_t)i * C + d];
+            acc += ((double)x[(size_t)i * C + d] - base[(size_t)i * C + d]) * avg;
+        }
+        r->scores[f] += acc;
     }
+    r->ig_n_nodes = m, r->ig_pieces = 1;
+    r->ig_nodes = a, r->ig_weights = w;
+    a = w = NULL;
 done:
     free(x);
     free(pts);
@@ -456,6 +436,129 @@ done:
     free(vals);
     free(a);
     free(w);
+    return s;
+}
+
+/* The std of the Gaussian input noise: smooth_noise times the RMS of the
+ * span's embeddings X (n, C). */
+static double noise_sigma(const explain_ctx *c, const float *x) {
+    const int C = c->m->info.n_embd;
+    double ss = 0;
+    int cnt = 0;
+    for (int i = 0; i < c->n; i++)
+        if (c->feature_of_token[i] >= 0) {
+            for (int d = 0; d < C; d++) ss += (double)x[(size_t)i * C + d] * x[(size_t)i * C + d];
+            cnt += C;
+        }
+    return c->opt.smooth_noise * sqrt(ss / (cnt ? cnt : 1));
+}
+
+attrib_status gradient_smoothgrad_run(explain_ctx *c) {
+    const int C = c->m->info.n_embd, n = c->n, m = c->opt.smooth_samples;
+    const size_t per = (size_t)n * C;
+    attrib_result *r = c->res;
+    float *x = NULL, *pts = NULL, *g = NULL;
+    double *vals = NULL, *sq = NULL, *sample = NULL;
+    attrib_status s = input_embeddings(c, &x);
+    if (s) return s;
+    const double sigma = noise_sigma(c, x);
+    pts = attrib_calloc_array((size_t)m * per, sizeof(float));
+    g = attrib_calloc_array((size_t)m * per, sizeof(float));
+    vals = attrib_calloc_array((size_t)m, sizeof(double));
+    sq = attrib_calloc_array((size_t)c->n_features, sizeof(double));
+    sample = attrib_calloc_array((size_t)c->n_features, sizeof(double));
+    r->std_errors = attrib_calloc_array((size_t)c->n_features, sizeof(double));
+    if (!pts || !g || !vals || !sq || !sample || !r->std_errors) { s = attrib_fail(ATTRIB_E_NOMEM, "out of memory"); goto done; }
+    uint64_t rng = c->opt.seed ^ 0x5307a11ce5eedull;
+    for (int k = 0; k < m; k++)
+        for (int i = 0; i < n; i++)
+            for (int d = 0; d < C; d++) {
+                size_t j = (size_t)k * per + (size_t)i * C + d;
+                pts[j] = x[(size_t)i * C + d] + (c->feature_of_token[i] >= 0 ? (float)(sigma * gaussian(&rng)) : 0.0f);
+            }
+    if ((s = grads(c, pts, m, g, vals))) goto done;
+    for (int k = 0; k < m; k++) {
+        memset(sample, 0, sizeof(double) * c->n_features);
+        for (int i = 0; i < n; i++) {
+            int f = c->feature_of_token[i];
+            if (f < 0) continue;
+            const float *gi = g + (size_t)k * per + (size_t)i * C, *xi = pts + (size_t)k * per + (size_t)i * C;
+            sample[f] += c->opt.smooth_on_gxi ? token_gxi(gi, xi, C) : token_saliency(gi, C, c->opt.norm);
+        }
+        for (int f = 0; f < c->n_features; f++) {
+            r->scores[f] += sample[f] / m;
+            sq[f] += sample[f] * sample[f];
+        }
+    }
+    for (int f = 0; f < c->n_features; f++) {
+        double var = m > 1 ? (sq[f] - m * r->scores[f] * r->scores[f]) / (m - 1) : 0.0;
+        r->std_errors[f] = var > 0 ? sqrt(var / m) : 0.0;
+    }
+done:
+    free(x);
+    free(pts);
+    free(g);
+    free(vals);
     free(sq);
+    free(sample);
+    return s;
+}
+
+/* GradientSHAP (the expected-gradients estimator of SHAP values, with one
+ * baseline x'): the mean over SAMPLES draws k of (x_k - x') . grad f(x' +
+ * a_k (x_k - x')), a_k uniform on [0, 1] and x_k the input with Gaussian
+ * noise (noise_sigma) on the span's tokens. Without noise it is a Monte
+ * Carlo estimate of IG. The draws are made twice from one seed: for the
+ * points, then for the multipliers x_k - x' (no copy of the noisy inputs). */
+attrib_status gradient_gradientshap_run(explain_ctx *c) {
+    const int C = c->m->info.n_embd, n = c->n, m = c->opt.samples, nf = c->n_features;
+    const size_t per = (size_t)n * C;
+    attrib_result *r = c->res;
+    float *x = NULL, *base = attrib_calloc_array(per, sizeof(float)), *pts = attrib_calloc_array((size_t)m * per, sizeof(float));
+    float *g = attrib_calloc_array((size_t)m * per, sizeof(float));
+    double *vals = attrib_calloc_array((size_t)m, sizeof(double)), *sq = attrib_calloc_array((size_t)nf, sizeof(double));
+    double *sample = attrib_calloc_array((size_t)nf, sizeof(double));
+    r->std_errors = attrib_calloc_array((size_t)nf, sizeof(double));
+    attrib_status s = base && pts && g && vals && sq && sample && r->std_errors ? input_embeddings(c, &x)
+                                                                               : attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    if (!s) s = explain_baseline_embeddings(c, x, base);
+    if (s) goto done;
+    const double sigma = noise_sigma(c, x);
+    const uint64_t seed = c->opt.seed ^ 0x67a0b5ea9d1e7c43ull;
+    uint64_t rng = seed;
+    for (int k = 0; k < m; k++) {
+        const double a = (double)(splitmix64(&rng) >> 11) * 0x1.0p-53;
+        for (size_t j = 0; j < per; j++) {
+            const double xk = x[j] + (c->feature_of_token[j / C] >= 0 ? sigma * gaussian(&rng) : 0.0);
+            pts[(size_t)k * per + j] = (float)(base[j] + a * (xk - base[j]));
+        }
+    }
+    if ((s = grads(c, pts, m, g, vals))) goto done;
+    rng = seed;
+    for (int k = 0; k < m; k++) {
+        (void)splitmix64(&rng); /* a_k */
+        memset(sample, 0, sizeof(double) * nf);
+        for (size_t j = 0; j < per; j++) {
+            const int f = c->feature_of_token[j / C];
+            const double xk = x[j] + (f >= 0 ? sigma * gaussian(&rng) : 0.0);
+            if (f >= 0) sample[f] += (xk - base[j]) * g[(size_t)k * per + j];
+        }
+        for (int f = 0; f < nf; f++) {
+            r->scores[f] += sample[f] / m;
+            sq[f] += sample[f] * sample[f];
+        }
+    }
+    for (int f = 0; f < nf; f++) {
+        double var = m > 1 ? (sq[f] - m * r->scores[f] * r->scores[f]) / (m - 1) : 0.0;
+        r->std_errors[f] = var > 0 ? sqrt(var / m) : 0.0;
+    }
+done:
+    free(x);
+    free(base);
+    free(pts);
+    free(g);
+    free(vals);
+    free(sq);
+    free(sample);
     return s;
 }

@@ -46,4 +46,8 @@ attrib_status ig_quad_adaptive(const ig_quad_problem *p, const double *bp, int n
 /* Gauss-Legendre nodes X and weights W of M points on [0, 1], ascending; weights sum to 1. */
 void ig_gauss_legendre(int m, double *x, double *w);
 
+/* Nodes A and weights W of a fixed RULE with M points on [0, 1]; weights
+ * sum to 1 (gradient.c). */
+void ig_rule_points(attrib_ig_rule rule, int m, double *a, double *w);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * perturb.c — perturbation attribution on top of forward passes: the masked
  * inputs, the model-backed value function with prefix reuse and batching,
- * occlusion, and the dispatcher attrib_perturb_run() called by explain.c.
+ * occlusion, and the run functions of the perturbation rows of the method
+ * table (methods.c), which share perturb_run().
  * The estimators over coalitions live in perturb_shapley.c (exact Shapley,
  * permutation sampling, KernelSHAP) and perturb_lime.c (LIME).
  *
@@ -19,7 +20,9 @@
  * Prefix reuse. A masked input is identical to the unmasked prompt up to its
  * first masked token, and identical to the fully masked prompt up to its
  * first present feature token. Both of those prompts are run once into a KV
- * cache (sequences 0 and 1); every coalition then continues from whichever
+ * cache (sequences 0 and 1; from position P on when the request has a
+ * prefix cache, whose P positions are copied into both, since they precede
+ * every feature); every coalition then continues from whichever
  * cached sequence it shares the longer prefix with and computes only its
  * suffix (at least its last token, which carries the target). Coalitions
  * are sorted by suffix length and split into passes of consecutive rows by
@@ -32,6 +35,7 @@
  */
 #include "attribution/perturb.h"
 
+#include "model/prefix.h"
 #include "task/probe.h"
 
 #include <math.h>
@@ -455,13 +459,24 @@ attrib_status perturb_model_new(explain_ctx *c, perturb_model **out) {
     memset(all, 0, (size_t)c->n_features);
     pm->len[1] = build_seq(pm, all, pm->src[1], pm->msk[1]);
     if ((s = attrib_cache_new(c->m, 2, n, &pm->cache))) goto fail;
-    if ((s = pass_buf_alloc(&b, pm, 2, 2 * (size_t)n))) goto fail;
+    /* with a prefix cache (explain.c) both sequences start from its
+     * positions: all of them, but never a sequence's last token, whose
+     * logits are read (a sequence that deletes everything after the prefix) */
+    int start[2] = {0, 0}, T = 1;
     for (int k = 0; k < 2; k++) {
-        fill_row(pm, &b, k, n, pm->src[k], pm->msk[k], 0, pm->len[k]);
+        if (c->kv) {
+            start[k] = c->P < pm->len[k] - 1 ? c->P : pm->len[k] - 1;
+            if ((s = cache_copy_seq(pm->cache, k, c->kv, 0, start[k]))) goto fail;
+        }
+        if (pm->len[k] - start[k] > T) T = pm->len[k] - start[k];
+    }
+    if ((s = pass_buf_alloc(&b, pm, 2, 2 * (size_t)T))) goto fail;
+    for (int k = 0; k < 2; k++) {
+        fill_row(pm, &b, k, T, pm->src[k], pm->msk[k], start[k], pm->len[k]);
         if (b.pool_start) b.pool_start[k] = seq_pool_start(pm, pm->src[k], pm->msk[k], pm->len[k]);
     }
     attrib_batch bt = {.n_seq = 2,
-                       .n_tokens = n,
+                       .n_tokens = T,
                        .tokens = b.tokens,
                        .embeddings = b.emb,
                        .key_mask = b.key_mask,
@@ -475,7 +490,7 @@ attrib_status perturb_model_new(explain_ctx *c, perturb_model **out) {
     }
     if ((s = attrib_forward(c->m, &bt, pm->cache, b.logits))) goto fail;
     pm->n_seq = 2;
-    pm->n_tok = 2 * (int64_t)n;
+    pm->n_tok = 2 * (int64_t)T;
     pm->n_tok_full = pm->len[0] + pm->len[1];
     if (pm->probe) {
         if (pm->probe->pool == ATTRIB_POOL_MEAN)
@@ -485,17 +500,17 @@ attrib_status perturb_model_new(explain_ctx *c, perturb_model **out) {
                     s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
                     goto fail;
                 }
-                for (int j = 0; j < pm->len[k]; j++)
+                for (int j = 0; j < pm->len[k]; j++) /* (no prefix cache for mean pooling: start[k] == 0) */
                     for (int d = 0; d < C; d++)
-                        pm->cum[k][(size_t)(j + 1) * C + d] = pm->cum[k][(size_t)j * C + d] + b.hidden[((size_t)k * n + j) * C + d];
+                        pm->cum[k][(size_t)(j + 1) * C + d] = pm->cum[k][(size_t)j * C + d] + b.hidden[((size_t)k * T + j) * C + d];
             }
         float *h = attrib_calloc_array((size_t)C, sizeof(float));
         if (!h) {
             s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
             goto fail;
         }
-        /* sequence 1 as a row continuing itself after 0 cached positions */
-        pm->f_none = probe_row_value(pm, &b, 1, n, 1, 0, pm->len[1], h);
+        /* sequence 1 as a row continuing itself after its start[1] copied positions */
+        pm->f_none = probe_row_value(pm, &b, 1, T, 1, start[1], pm->len[1], h);
         free(h);
     } else {
         pm->f_none = explain_target_value(c, b.logits + V);
@@ -578,63 +593,21 @@ done:
     return s;
 }
 
-/* ------------------------------------------------------------ dispatcher */
+/* ---------------------------------------------------------- run functions */
 
-attrib_status attrib_perturb_run(explain_ctx *c) {
-    const attrib_method meth = c->opt.method;
-    const int nf = c->n_features;
-    if (meth == ATTRIB_METHOD_SHAPLEY_EXACT) {
-        int lim = c->opt.max_exact_features > 0 ? c->opt.max_exact_features : 16;
-        if (lim > PERTURB_EXACT_HARD_LIMIT) lim = PERTURB_EXACT_HARD_LIMIT;
-        if (nf > lim)
-            return attrib_fail(ATTRIB_E_LIMIT,
-                               "exact Shapley values need 2^n model evaluations and %d features exceed the limit of %d: "
-                               "group tokens into words (fewer features), or use sampling (--method shapley or kernelshap)",
-                               nf, lim);
-    } else if (meth != ATTRIB_METHOD_OCCLUSION && meth != ATTRIB_METHOD_SHAPLEY_SAMPLED && meth != ATTRIB_METHOD_KERNELSHAP &&
-               meth != ATTRIB_METHOD_LIME) {
-        return attrib_fail(ATTRIB_E_INVALID_ARG, "method '%s' is not a perturbation method", attrib_method_name(meth));
-    }
-    if (meth == ATTRIB_METHOD_LIME && (!(c->opt.lime_kernel_width > 0) || !isfinite(c->opt.lime_kernel_width) ||
-                                       !(c->opt.lime_ridge >= 0) || !isfinite(c->opt.lime_ridge)))
-        return attrib_fail(ATTRIB_E_INVALID_ARG, "LIME needs a kernel width > 0 and a ridge >= 0");
+/* One method's estimator on the game G of the value function PM. */
+typedef attrib_status (*perturb_solve_fn)(explain_ctx *c, perturb_model *pm, const perturb_game *g);
+
+/* What every perturbation method shares: the value function on masked
+ * inputs, f(all masked) as f_baseline, SOLVE, and the passes counted. */
+static attrib_status perturb_run(explain_ctx *c, perturb_solve_fn solve) {
     perturb_model *pm = NULL;
     attrib_status s = perturb_model_new(c, &pm);
     if (s) return s;
     attrib_result *r = c->res;
     r->f_baseline = perturb_model_f_none(pm);
-    perturb_game g = {.n = nf, .fn = perturb_model_values, .ctx = pm, .v_all = r->f_input, .v_none = r->f_baseline};
-    int64_t evals = 0;
-    const int sampled = meth == ATTRIB_METHOD_SHAPLEY_SAMPLED || meth == ATTRIB_METHOD_KERNELSHAP || meth == ATTRIB_METHOD_LIME;
-    if (sampled) {
-        r->std_errors = attrib_calloc_array((size_t)nf, sizeof(double));
-        if (!r->std_errors) {
-            s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-            goto done;
-        }
-    }
-    switch (meth) {
-    case ATTRIB_METHOD_OCCLUSION: s = run_occlusion(c, pm); break;
-    case ATTRIB_METHOD_SHAPLEY_EXACT:
-        perturb_model_set_total(pm, nf < 62 ? ((int64_t)1 << nf) - 2 : 0);
-        s = perturb_shapley_exact(&g, r->scores, &evals);
-        break;
-    case ATTRIB_METHOD_SHAPLEY_SAMPLED:
-        perturb_model_set_total(pm, (int64_t)c->opt.samples * (nf > 1 ? nf - 1 : 0));
-        s = perturb_shapley_permutation(&g, c->opt.samples, 1, c->opt.seed, r->scores, r->std_errors, &evals);
-        break;
-    case ATTRIB_METHOD_KERNELSHAP:
-        perturb_model_set_total(pm, c->opt.samples + (c->opt.samples & 1));
-        s = perturb_kernelshap(&g, c->opt.samples, c->opt.seed, r->scores, r->std_errors, &evals);
-        break;
-    case ATTRIB_METHOD_LIME:
-        perturb_model_set_total(pm, c->opt.samples);
-        s = perturb_lime(&g, c->opt.samples, c->opt.lime_kernel_width, c->opt.lime_ridge, c->opt.seed, r->scores,
-                         r->std_errors, &evals);
-        break;
-    default: s = attrib_fail(ATTRIB_E_INTERNAL, "unreachable"); break;
-    }
-    if (s) goto done;
+    const perturb_game g = {.n = c->n_features, .fn = perturb_model_values, .ctx = pm, .v_all = r->f_input, .v_none = r->f_baseline};
+    if ((s = solve(c, pm, &g))) goto done;
     int64_t nseq = 0, ntok = 0, nfull = 0;
     perturb_model_counts(pm, &nseq, &ntok, &nfull);
     r->n_forward += nseq;
@@ -643,3 +616,63 @@ done:
     perturb_model_free(pm);
     return s;
 }
+
+/* Sampled estimates report a standard error per feature. */
+static attrib_status alloc_std_errors(explain_ctx *c) {
+    c->res->std_errors = attrib_calloc_array((size_t)c->n_features, sizeof(double));
+    return c->res->std_errors ? ATTRIB_OK : attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+}
+
+static attrib_status solve_occlusion(explain_ctx *c, perturb_model *pm, const perturb_game *g) {
+    (void)g;
+    return run_occlusion(c, pm);
+}
+
+static attrib_status solve_shapley_exact(explain_ctx *c, perturb_model *pm, const perturb_game *g) {
+    int64_t evals = 0;
+    perturb_model_set_total(pm, g->n < 62 ? ((int64_t)1 << g->n) - 2 : 0);
+    return perturb_shapley_exact(g, c->res->scores, &evals);
+}
+
+static attrib_status solve_shapley(explain_ctx *c, perturb_model *pm, const perturb_game *g) {
+    int64_t evals = 0;
+    attrib_status s = alloc_std_errors(c);
+    if (s) return s;
+    perturb_model_set_total(pm, (int64_t)c->opt.samples * (g->n > 1 ? g->n - 1 : 0));
+    return perturb_shapley_permutation(g, c->opt.samples, 1, c->opt.seed, c->res->scores, c->res->std_errors, &evals);
+}
+
+static attrib_status solve_kernelshap(explain_ctx *c, perturb_model *pm, const perturb_game *g) {
+    int64_t evals = 0;
+    attrib_status s = alloc_std_errors(c);
+    if (s) return s;
+    perturb_model_set_total(pm, c->opt.samples + (c->opt.samples & 1));
+    return perturb_kernelshap(g, c->opt.samples, c->opt.seed, c->res->scores, c->res->std_errors, &evals);
+}
+
+static attrib_status solve_lime(explain_ctx *c, perturb_model *pm, const perturb_game *g) {
+    int64_t evals = 0;
+    attrib_status s = alloc_std_errors(c);
+    if (s) return s;
+    perturb_model_set_total(pm, c->opt.samples);
+    return perturb_lime(g, c->opt.samples, c->opt.lime_kernel_width, c->opt.lime_ridge, c->opt.seed, c->res->scores,
+                        c->res->std_errors, &evals);
+}
+
+attrib_status perturb_occlusion_run(explain_ctx *c) { return perturb_run(c, solve_occlusion); }
+
+attrib_status perturb_shapley_exact_run(explain_ctx *c) {
+    const int nf = c->n_features;
+    int lim = c->opt.max_exact_features > 0 ? c->opt.max_exact_features : 16;
+    if (lim > PERTURB_EXACT_HARD_LIMIT) lim = PERTURB_EXACT_HARD_LIMIT;
+    if (nf > lim) /* before any pass */
+        return attrib_fail(ATTRIB_E_LIMIT,
+                           "exact Shapley values need 2^n model evaluations and %d features exceed the limit of %d: "
+                           "group tokens into words (fewer features), or use sampling (--method shapley or kernelshap)",
+                           nf, lim);
+    return perturb_run(c, solve_shapley_exact);
+}
+
+attrib_status perturb_shapley_run(explain_ctx *c) { return perturb_run(c, solve_shapley); }
+attrib_status perturb_kernelshap_run(explain_ctx *c) { return perturb_run(c, solve_kernelshap); }
+attrib_status perturb_lime_run(explain_ctx *c) { return perturb_run(c, solve_lime); }

@@ -26,6 +26,12 @@ typedef struct grad_readout {
     grad_hidden_fn hidden;
     int n_blocks;
     void *user;
+    /* Layer attribution: with FROM_HIDDEN set, EMB is the residual stream
+     * after FIRST_BLOCK blocks (no embedding scale), only blocks FIRST_BLOCK..
+     * run, and GRAD is d target / d that hidden state. Zero: EMB are input
+     * embeddings. */
+    int from_hidden;
+    int first_block;
 } grad_readout;
 
 /* Bytes of activations a pass of B x T tokens keeps (to size batches). */
@@ -36,5 +42,12 @@ size_t attrib_grad_pass_bytes(const attrib_model *m, int B, int T);
  * GRAD (B, T, C) = d target_b / d emb_b. */
 attrib_status attrib_grad_pass(attrib_model *m, const float *emb, int B, int T, const grad_readout *ro, float *grad,
                                double *values);
+
+/* The same for sequences that continue the one-sequence cache PREFIX (NULL
+ * = none; attrib_prefix's, see prefix.h) of P positions: EMB (B, T, C) are
+ * the embeddings of positions P..P+T-1, GRAD their gradients; the prefix's
+ * keys and values are constants. P + T must fit the model's context. */
+attrib_status attrib_grad_pass_prefix(attrib_model *m, const attrib_cache *prefix, const float *emb, int B, int T,
+                                      const grad_readout *ro, float *grad, double *values);
 
 #endif

@@ -14,6 +14,7 @@
 #include "model/layer.h"
 
 #include "model/kernels_int.h"
+#include "model/prefix.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -79,6 +80,27 @@ static float *cache_k(const attrib_cache *c, int l, int s) {
 }
 static float *cache_v(const attrib_cache *c, int l, int s) {
     return c->v + (((size_t)l * c->n_seq + s) * c->n_ctx) * c->kv_dim;
+}
+
+void cache_layer_kv(const attrib_cache *c, int l, int s, const float **k, const float **v) {
+    *k = cache_k(c, l, s);
+    *v = cache_v(c, l, s);
+}
+
+const uint8_t *cache_seq_mask(const attrib_cache *c, int s) { return c->mask + (size_t)s * c->n_ctx; }
+
+attrib_status cache_copy_seq(attrib_cache *dst, int ds, const attrib_cache *src, int ss, int len) {
+    if (dst->n_layer != src->n_layer || dst->kv_dim != src->kv_dim || ds < 0 || ds >= dst->n_seq || ss < 0 ||
+        ss >= src->n_seq || len < 0 || len > src->len[ss] || len > dst->n_ctx)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "cannot copy %d cached positions between these caches", len);
+    const size_t bytes = (size_t)len * dst->kv_dim * sizeof(float);
+    for (int l = 0; l < dst->n_layer; l++) {
+        memcpy(cache_k(dst, l, ds), cache_k(src, l, ss), bytes);
+        memcpy(cache_v(dst, l, ds), cache_v(src, l, ss), bytes);
+    }
+    memcpy(dst->mask + (size_t)ds * dst->n_ctx, src->mask + (size_t)ss * src->n_ctx, (size_t)len);
+    dst->len[ds] = len;
+    return ATTRIB_OK;
 }
 
 /* Checks a batch against the model and the cache before anything is computed. */

@@ -285,6 +285,32 @@ void attention_forward_ex(float *out, const float *q, const float *k, const floa
     }
 }
 
+void attention_probs(float *probs, const float *q, const float *k, const uint8_t *key_mask, int B, int T, int H, int Hkv,
+                     int D, const attn_opts *opts, const float *lse, int t_first, int n_threads) {
+    const int qd = H * D, kvd = Hkv * D, group = H / Hkv, R = T - t_first;
+    const attn_cfg cfg = attn_resolve(opts, D);
+    const int64_t work = (int64_t)B * H * R;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 4) if (work * T * D > 65536)
+    for (int64_t idx = 0; idx < work; idx++) {
+        const int b = (int)(idx / ((int64_t)H * R)), h = (int)(idx / R % H), t = t_first + (int)(idx % R);
+        const float *qv = q + ((int64_t)b * T + t) * qd + (int64_t)h * D;
+        float *row = probs + idx * T; /* (b, h, t - t_first) row of (B, H, R, T) */
+        const float l = lse[((int64_t)b * T + t) * H + h];
+        const int64_t pq = cfg.window ? attn_new_pos(&cfg, b, T, 0, t) : 0;
+        memset(row, 0, (size_t)T * sizeof *row);
+        if (l == -INFINITY) continue; /* nothing visible: the forward gave zeros */
+        for (int j = 0; j <= t; j++) {
+            if (!attn_key_visible(&cfg, NULL, key_mask, b, T, j, pq)) continue;
+            const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)(h / group) * D;
+            float dot = 0.0f; /* the forward's arithmetic, step for step */
+            for (int d = 0; d < D; d++) dot += qv[d] * kv[d];
+            float s = dot * cfg.scale;
+            if (cfg.softcap > 0.0f) s = cfg.softcap * tanhf(s / cfg.softcap);
+            row[j] = expf(s - l);
+        }
+    }
+}
+
 int attention_max_prefix(const attn_kv_view *views, int B) {
     int maxP = 0;
     for (int b = 0; b < B; b++) maxP = views[b].P > maxP ? views[b].P : maxP;

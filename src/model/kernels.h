@@ -112,6 +112,15 @@ void attention_forward_ex(float *out, const float *q, const float *k, const floa
                           const attn_kv_view *views, int B, int T, int H, int Hkv, int D, const attn_opts *opts,
                           float *lse, float *scratch, int n_threads);
 
+/* The probabilities attention_forward_ex used, recomputed from its LSE
+ * (no prefix) for the queries t_first..T-1: probs (B, H, T - t_first, T),
+ * row (b, h, t - t_first) = exp(s_tj - lse_th) for the keys j <= t that
+ * query t sees (its mask and window), 0 elsewhere; a row that sees no key
+ * is all 0. q: (B*T, H*D); k: (B*T, Hkv*D); key_mask: (B*T) or NULL;
+ * lse: (B*T, H). */
+void attention_probs(float *probs, const float *q, const float *k, const uint8_t *key_mask, int B, int T, int H, int Hkv,
+                     int D, const attn_opts *opts, const float *lse, int t_first, int n_threads);
+
 /* ---- backward twins: activation gradients only ---------------------------- */
 
 /* dx += d rmsnorm(x) / dx applied to dout.  dx, dout, x: (N, C) */

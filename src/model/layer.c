@@ -181,7 +181,7 @@ void layer_work_carve(layer_work *w, const attrib_model *m, float *mem, int64_t 
 
 /* ---- the block ---------------------------------------------------------------- */
 
-static attn_opts layer_attn_opts(const attrib_model *m, const attrib_layer *L, const layer_pass *p) {
+attn_opts layer_attn_opts(const attrib_model *m, const attrib_layer *L, const layer_pass *p) {
     attn_opts o = {m->attn_scale, m->attn_softcap, L->window, L->window ? p->pos : NULL};
     return o;
 }

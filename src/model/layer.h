@@ -75,6 +75,10 @@ void layer_work_carve(layer_work *w, const attrib_model *m, float *mem, int64_t 
 void layer_forward(float *x, const attrib_model *m, int l, const layer_pass *p, layer_work *w, const layer_tape *tape,
                    const float **k_out, const float **v_out);
 
+/* The attention options of block L (scale, soft-cap, its window) in a pass:
+ * what attention_forward_ex and attention_probs read. */
+attn_opts layer_attn_opts(const attrib_model *m, const attrib_layer *L, const layer_pass *p);
+
 /* The backward of block L: DX (N, C) enters as d target / d (block output)
  * and leaves as d target / d (block input). */
 void layer_backward(float *dx, const attrib_model *m, int l, const layer_pass *p, layer_work *w, const layer_tape *tape);

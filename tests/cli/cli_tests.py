@@ -478,6 +478,120 @@ def test_c_compare_summary_figure():
             check(png_size(png) == (2 * int(root.get("width")), 2 * int(root.get("height"))), "PNG twice the SVG's size")
 
 
+# ---- D. a whole answer: explain --generate / --continuation ------------------
+
+def gen_json(*args):
+    rc, out, err = run("explain", S260, LILY, *args, "--json")
+    check(rc == 0, "explain %s runs" % " ".join(args), out, err)
+    return json.loads(out)
+
+
+def check_matrix_shape(doc, n_prompt, n_answer, what):
+    n = n_prompt + n_answer
+    toks, steps, mat = doc["tokens"], doc["steps"], doc["matrix"]
+    check(len(toks) == n and doc["n_prompt"] == n_prompt, f"{what}: {n} tokens, {n_prompt} in the prompt", json.dumps(doc)[:2000])
+    check([t["role"] for t in toks] == ["prompt"] * n_prompt + ["answer"] * n_answer, f"{what}: token roles")
+    check(len(steps) == n_answer and len(mat) == n_answer, f"{what}: one step and one matrix row per answer token")
+    for j, (st, row) in enumerate(zip(steps, mat)):
+        # sources of step j: the prompt without BOS, and the answer tokens before it
+        check(len(row) == n - 1 and st["position"] == n_prompt + j and st["token"] == toks[n_prompt + j]["id"],
+              f"{what}: row {j} covers positions 0..{n - 2} and explains token {n_prompt + j}")
+        check(row[0] is None and all(v is not None for v in row[1:n_prompt + j]) and all(v is None for v in row[n_prompt + j:]),
+              f"{what}: row {j} has scores exactly at its sources", json.dumps(row))
+        check(abs(sum(row[1:n_prompt + j]) - st["sum"]) <= 1e-9 * max(1, abs(st["sum"])), f"{what}: row {j} sums to its 'sum'")
+        check(abs(st["prompt_share"] + st["answer_share"] - 1) < 1e-12, f"{what}: shares add up to 1")
+        mass = sum(abs(v) for v in row[1:n_prompt + j])
+        check(abs(st["prompt_share"] - sum(abs(v) for v in row[1:n_prompt]) / mass) < 1e-9, f"{what}: prompt share of row {j}")
+
+
+def test_d1_generate_text_and_json():
+    """--generate N writes the model's greedy answer (the same tokens as `attrib generate`) and one matrix row per token,
+    on the terminal and as JSON; IG rows are complete (each sums to f - f(baseline) within the 1% tolerance)."""
+    rc, out, err = run("generate", S260, LILY, "-n", "8", "--json")
+    gen = json.loads(out)
+    P = len(gen["prompt_ids"])
+    doc = gen_json("--generate", "8")
+    check([t["id"] for t in doc["tokens"]] == gen["prompt_ids"] + gen["ids"], "the answer is `attrib generate`'s", json.dumps(gen))
+    check(doc["kind"] == "attrib.continuation/1" and doc["mode"] == "generate" and doc["method"] == "ig", "kind, mode, method")
+    check(doc["target"]["kind"] == "logprob", "default target: each answer token's log-probability")
+    check(doc["text"] == LILY and LILY + doc["answer_text"] == gen["text"], "text and answer_text", json.dumps(doc["answer_text"]))
+    check(doc["attrib_version"] and "cost" in doc and doc["settings"]["rule"] == "adaptive", "provenance and settings")
+    check_matrix_shape(doc, P, 8, "--generate 8")
+    for st in doc["steps"]:
+        gap = st["f"] - st["f_baseline"]
+        check(st["f"] < 0 and abs(st["sum"] - gap) <= 0.0101 * abs(gap), "IG completeness of every row", json.dumps(st))
+    # the terminal: a header, the matrix with one row per answer token, and the strongest sources
+    rc, out, err = run("explain", S260, LILY, "--generate", "8")
+    check(rc == 0 and err == "", "--generate 8 on the terminal", out, err)
+    check(re.search(r"^answer +Lily\. She", out, re.M) is not None and "8 tokens, generated greedily" in out, "answer line", out)
+    rows = [l for l in out.splitlines() if re.match(r"^ +1[3-9] |^ +20 ", l)]
+    check(len(rows) >= 8 and rows[0].split()[1] == "Lily", "matrix rows labelled by the answer tokens", out)
+    check("\x1b[" not in out, "no colour when NO_COLOR is set / not a terminal", out)
+    rc, out2, err = run("explain", S260, LILY, "--generate", "8", "--color", "always")
+    check(rc == 0 and "\x1b[48;" in out2, "--color always paints the cells", out2, err)
+
+
+def test_d2_continuation_json_csv_html():
+    """--continuation ANS: the given answer's tokens (TEXT and ANS tokenized as one text); row 0 is the single-token
+    explain of the first answer token; CSV has one row per scored cell; --words sums tokens into words."""
+    answer = " Sue. She had a dog"
+    rc, out, _ = run("tokenize", S260, LILY + answer, "--json")
+    ids = [t["id"] for t in json.loads(out)["tokens"]]
+    rc, out, _ = run("tokenize", S260, LILY, "--json")
+    P = len(json.loads(out)["tokens"])
+    with tempfile.TemporaryDirectory() as d:
+        html, csv = os.path.join(d, "a.html"), os.path.join(d, "a.csv")
+        doc = gen_json("--continuation", answer, "-m", "gxi", "--words", "--html", html, "--csv", csv)
+        check([t["id"] for t in doc["tokens"]] == ids and doc["mode"] == "continuation", "the forced answer's tokens")
+        check_matrix_shape(doc, P, len(ids) - P, "--continuation")
+        # row 0 is what explain says about the first answer token as its target
+        rc, out, err = run("explain", S260, LILY, "--token-id", str(ids[P]), "--target", "logprob", "-m", "gxi", "--json")
+        one = json.loads(out)
+        check(doc["matrix"][0][1:P] == [t["score"] for t in one["tokens"][1:P]] and doc["steps"][0]["f"] == one["f_input"],
+              "row 0 equals explain --token-id of the first answer token", json.dumps(doc["matrix"][0]), out)
+        # words: each word column sums its source tokens, so every row keeps its total
+        w = doc["words"]
+        for j, (wrow, row) in enumerate(zip(w["matrix"], doc["matrix"])):
+            check(abs(sum(v for v in wrow if v is not None) - sum(v for v in row if v is not None)) < 1e-9, f"word row {j} total")
+        check([c["text"] for c in w["columns"]][:3] == ["Once", "upon", "a"], "word columns are the text's words", json.dumps(w["columns"]))
+        cells = sum(v is not None for row in doc["matrix"] for v in row)
+        lines = open(csv, encoding="utf-8", newline="").read().split("\r\n")
+        check(lines[0].startswith("step,target_position") and len([l for l in lines[1:] if l]) == cells, "CSV: one row per cell", lines[0])
+        page = open(html, encoding="utf-8").read()
+        check("Content-Security-Policy" in page and page.count("<tr data-j=") == 2 * len(doc["steps"]), "HTML: token and word tables")
+    # contrast: one token for every step, target logit(answer) - logit(contrast)
+    tim = single_token_id(S260, " Tim")
+    doc = gen_json("--generate", "3", "--contrast-token", " Tim", "-m", "saliency")
+    check(doc["target"]["kind"] == "logit diff" and all(st["contrast"]["token"] == tim for st in doc["steps"]), "--contrast-token")
+
+
+def test_d3_generate_bad_arguments():
+    """Wrong uses of --generate / --continuation are usage errors (exit 2) that say what is wrong, before any work."""
+    long_answer = " and then the dog ran" * 120
+    cases = [
+        (["--generate", "3", "--continuation", " Lily"], "not both"),
+        (["--generate", "0"], "--generate takes a whole number from 1"),
+        (["--generate", "-2"], "--generate takes a whole number from 1"),
+        (["--generate", "600"], "exceed the model's context of 512"),
+        (["--continuation", long_answer], "exceed the model's context of 512"),
+        (["--continuation", ""], "--continuation is empty"),
+        (["--generate", "2", "--target", "diff"], "needs --contrast"),
+        (["--generate", "2", "--contrast-token", " Tim", "--target", "logit"], "logit difference"),
+        (["--generate", "2", "-m", "ig,gxi"], "more than one --method"),
+        (["--generate", "2", "--token", " Lily"], "--token"),
+        (["--generate", "5", "--contrast", " Tim"], "--contrast has 1 tokens but the answer has 5"),
+        (["--continuation", " Lily", "--ignore-eos"], "--ignore-eos goes with --generate"),
+    ]
+    for args, msg in cases:
+        rc, out, err = run("explain", S260, LILY, *args)
+        check(rc == 2 and msg in err and out == "", f"explain {args[:4]} is a usage error saying {msg!r}", out, err)
+        no_doubled_prefix(err)
+    rc, out, err = run("explain", S260, "Once upon a ti", "--continuation", "me there")
+    check(rc == 2 and "merges with the end of TEXT" in err, "an answer whose first token starts inside TEXT", out, err)
+    rc, out, err = run("explain", S260, "Once upon a ti", "--generate", "2", "--continuation", "me")
+    check(rc == 2 and "not both" in err, "both given", out, err)
+
+
 def test_readme_examples():
     """The README's `$ ./build/attrib ...` examples run as written and print what the README shows
     (every shown line but the timing), and the examples of `attrib --help` run."""
@@ -501,6 +615,137 @@ def test_readme_examples():
         args = [a.replace("../shared", SHARED) for a in shlex.split(ex)[1:]]
         rc, out, err = run(*args)
         check(rc == 0 and out, f"usage example runs: {ex}", out, err)
+
+
+# ---- layers and heads (issue 16) ---------------------------------------------
+
+def tokens_of(model, text):
+    rc, out, err = run("tokenize", model, text, "--json")
+    check(rc == 0, "tokenize runs", out, err)
+    return [t["id"] for t in json.loads(out)["tokens"]]
+
+
+def test_attention_json_rows_and_rollout():
+    T = len(tokens_of(S260, LILY))
+    rc, out, err = run("attention", S260, LILY, "--json")
+    check(rc == 0, "attention --json runs", out, err)
+    d = json.loads(out)
+    check(d["n_layer"] == 5 and d["n_head"] == 8 and d["n_head_kv"] == 4, "stories260K: 5 blocks x 8 heads (4 KV)", out, err)
+    check(d["shape"] == [5, 8, T, T] and len(d["tokens"]) == T, "shape [blocks, heads, T, T]", out, err)
+    A = d["attention"]
+    check(len(A) == 5 and all(len(l) == 8 and all(len(h) == T and all(len(r) == T for r in h) for h in l) for l in A),
+          "nested lists match the shape", out, err)
+    for l in A:
+        for h in l:
+            for i, r in enumerate(h):
+                check(abs(sum(r) - 1) < 1e-5, f"row {i} sums to 1 ({sum(r)})", out, err)
+                check(all(x == 0 for x in r[i + 1:]) and all(x >= 0 for x in r), "causal: no weight on later keys", out, err)
+    rc, out, err = run("attention", S260, LILY, "--json", "--layer", "3", "--head", "5")
+    d1 = json.loads(out)
+    check(rc == 0 and d1["shape"] == [1, 1, T, T] and d1["layers"] == [3] and d1["heads"] == [5], "--layer/--head select", out, err)
+    check(d1["attention"][0][0] == A[3][5], "the selected head is the same head", out, err)
+    # rollout recomputed here from the weights: A^_l = (mean over heads + I) / 2, R_l = A^_l R_(l-1)
+    rc, out, err = run("attention", S260, LILY, "--json", "--rollout")
+    R = json.loads(out)["rollout"]
+    check(rc == 0 and R["shape"] == [5, T, T], "rollout shape [blocks, T, T]", out, err)
+    prev = None
+    for l in range(5):
+        Ah = [[(sum(A[l][h][i][j] for h in range(8)) / 8 + (i == j)) / 2 for j in range(T)] for i in range(T)]
+        want = Ah if prev is None else [[sum(Ah[i][k] * prev[k][j] for k in range(T)) for j in range(T)] for i in range(T)]
+        got = R["values"][l]
+        check(max(abs(got[i][j] - want[i][j]) for i in range(T) for j in range(T)) < 1e-6, f"rollout of block {l}", out, err)
+        check(all(abs(sum(r) - 1) < 1e-6 for r in got), "rollout rows sum to 1", out, err)
+        prev = want
+    rc, out, err = run("attention", S260, LILY)
+    check(rc == 0 and "block  4 head  7" in out and "query %d" % (T - 1) in out, "the table names blocks, heads and the query", out, err)
+
+
+def test_attention_usage_errors_and_help():
+    for args, what in ((["--layer", "5"], "--layer 5 is outside 0..4"), (["--head", "8"], "--head 8 is outside 0..7"),
+                       (["--query", "99"], "--query 99 is outside"), (["--bogus"], "unknown option")):
+        rc, out, err = run("attention", S260, "Once upon a time", *args)
+        check(rc == 2 and what in err and "attrib attention --help" in err, f"usage error for {args}", out, err)
+    rc, out, err = run("attention", S260)
+    check(rc == 2 and "missing TEXT" in err, "missing TEXT is a usage error", out, err)
+    rc, out, err = run("attention", "--help")
+    check(rc == 0 and "--rollout" in out and "--html FILE" in out, "attention --help", out, err)
+    import shlex
+    examples = [l.strip() for l in out.split("examples:")[1].splitlines() if l.strip().startswith("attrib ")]
+    check(len(examples) == 3, "three examples", out)
+    with tempfile.TemporaryDirectory() as tmp:
+        for ex in examples:
+            args = [a.replace("../shared", SHARED).replace("attn.html", os.path.join(tmp, "attn.html"))
+                    for a in shlex.split(ex)[1:]]
+            rc, o2, e2 = run(*args)
+            check(rc == 0 and o2, f"help example runs: {ex}", o2, e2)
+
+
+def test_attention_html_page():
+    T = len(tokens_of(S260, LILY))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "a.html")
+        rc, out, err = run("attention", S260, LILY, "--html", path, "--rollout")
+        check(rc == 0, "attention --html runs", out, err)
+        page = open(path, encoding="utf-8").read()
+    check("Content-Security-Policy" in page and "default-src 'none'" in page, "the page loads nothing", page[:2000])
+    check(not re.search(r"(src|href)=[\"']?https?:", page), "no network references", page[:2000])
+    m = re.search(r"<script type=application/json id=attn>(.*?)</script>", page, re.S)
+    check(m is not None, "the data block is there", page[:2000])
+    d = json.loads(m.group(1))
+    check(len(d["tokens"]) == T and d["layers"] == list(range(5)) and d["heads"] == list(range(8)), "tokens, blocks, heads", page[:2000])
+    check(len(d["probs"]) == 5 and all(len(l) == 8 and all(len(h) == T * T for h in l) for l in d["probs"]), "T x T per head", page[:2000])
+    check(all(abs(sum(h[i * T:(i + 1) * T]) - 1) < 1e-3 for l in d["probs"] for h in l for i in range(T)), "rows sum to 1", page[:2000])
+    check(len(d["rollout"]) == 5, "rollout per block", page[:2000])
+
+
+def test_explain_layer_attribution():
+    # layer 0 = the input embeddings times the embedding scale: gradient x activation there is input gxi
+    rc, out, err = run("explain", S260, LILY, "-m", "gxi", "--json")
+    base = json.loads(out)
+    rc, out, err = run("explain", S260, LILY, "-m", "gxi", "--layer", "0", "--json")
+    check(rc == 0, "--layer 0 runs", out, err)
+    lay = json.loads(out)
+    check(lay["layer"] == 0 and lay["layer_values"]["shape"] == [len(lay["tokens"]), 64], "layer and values shape", out, err)
+    a = [t["score"] for t in base["tokens"]][1:]
+    b = [t["score"] for t in lay["tokens"]][1:]
+    scale = max(abs(x) for x in a)
+    check(max(abs(x - y) for x, y in zip(a, b)) <= 1e-5 * scale, "layer-0 gxi equals input gxi on the span", out, err)
+    # layer IG: BOS's hidden state is the same on input and baseline (causal), completeness holds, values sum to scores
+    rc, out, err = run("explain", S260, LILY, "-m", "ig", "--layer", "3", "--json")
+    check(rc == 0, "--layer 3 ig runs", out, err)
+    d = json.loads(out)
+    s = [t["score"] for t in d["tokens"]]
+    check(s[0] == 0.0, "BOS scores exactly 0 in layer IG", out, err)
+    check(d["completeness_relative"] < 0.01, "layer IG meets its 1% completeness tolerance", out, err)
+    vals, (T, C) = d["layer_values"]["values"], d["layer_values"]["shape"]
+    check(max(abs(sum(vals[i * C:(i + 1) * C]) - s[i]) for i in range(T)) <= 1e-5 * max(map(abs, s)),
+          "per-dimension values sum to each position's score", out, err)
+    for args, what in ((["--layer", "6"], "--layer 6 is outside 0..5"), (["--layer", "2", "-m", "occlusion"], "not occlusion"),
+                       (["--layer", "2", "--words"], "--words does not apply"),
+                       (["--layer", "2", "--layer-summary"], "not both")):
+        rc, out, err = run("explain", S260, "Once upon a time", *args)
+        check(rc == 2 and what in err, f"usage error for {args}", out, err)
+
+
+def test_explain_layer_summary():
+    rc, out, err = run("explain", S260, LILY, "-m", "saliency", "--json")
+    f = json.loads(out)
+    rc, out, err = run("explain", S260, LILY, "--layer-summary", "--json")
+    check(rc == 0, "--layer-summary --json runs", out, err)
+    d = json.loads(out)
+    check(d["target"]["token"] == f["predicted"]["token"], "the target is the top-1 token", out, err)
+    # the logit here comes from the frozen-norm decomposition; explain's f_input from the forward pass
+    check(abs(d["logit"] - f["f_input"]) <= 1e-5 * max(1, abs(f["f_input"])), "the logit agrees with the forward pass", out, err)
+    total = d["embedding"] + sum(b["attn"] + b["ffn"] for b in d["blocks"])
+    check(abs(total - d["logit"]) <= 1e-5 * max(1, abs(d["logit"])) and abs(d["sum"] - total) < 1e-9, "the parts sum to the logit", out, err)
+    check(d["final_norm_term"] == 0, "no final-norm term", out, err)
+    for b in d["blocks"]:
+        check(len(b["heads"]) == 8 and abs(sum(b["heads"]) + b["attn_bias"] - b["attn"]) < 1e-9, "heads sum to the block", out, err)
+        check(all(abs(sum(r) - h) < 1e-9 for r, h in zip(b["head_sources"], b["heads"])), "key positions sum to the head", out, err)
+    rc, out, err = run("explain", S260, LILY, "--layer-summary", "--target", "diff", "--token", " Lily", "--token2", " little")
+    check(rc == 0 and "logit difference" in out and "logit - sum" in out and "block 4 FFN" in out, "the table", out, err)
+    rc, out, err = run("explain", S260, LILY, "--layer-summary", "--target", "prob")
+    check(rc == 2 and "splits a logit" in err, "--layer-summary refuses a probability target", out, err)
 
 
 def main():

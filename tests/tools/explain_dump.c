@@ -6,7 +6,7 @@
  *   IDS: comma-separated token ids (including any BOS)
  *   keys: target=logit|logprob|prob|diff token=N token2=N steps=N (fixed rule)
  *         tol=F max_steps=N (adaptive IG; without steps or tol: the library default)
- *         rule=gl|left|right|middle|trapezoid mask=token|zero|delete|attention
+ *         rule=gl|gauss-legendre|left|right|middle|trapezoid mask=token|zero|delete|attention
  *         mask_token=N samples=N seed=N window=N stride=N batch=N span=B:E
  *         norm=l1|l2 on_gxi=0|1 noise=F threads=N probe=FILE (target = the probe's logit)
  */
@@ -49,13 +49,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "steps")) o.ig_steps = atoi(v), o.ig_tol = 0;
         else if (!strcmp(k, "tol")) o.ig_tol = atof(v);
         else if (!strcmp(k, "max_steps")) o.ig_max_steps = atoi(v);
-        else if (!strcmp(k, "rule")) {
-            o.ig_rule = !strcmp(v, "gl") ? ATTRIB_IG_GAUSS_LEGENDRE : !strcmp(v, "left") ? ATTRIB_IG_LEFT
-                      : !strcmp(v, "right") ? ATTRIB_IG_RIGHT : !strcmp(v, "middle") ? ATTRIB_IG_MIDDLE : ATTRIB_IG_TRAPEZOID;
-        } else if (!strcmp(k, "mask")) {
-            o.mask = !strcmp(v, "token") ? ATTRIB_MASK_TOKEN : !strcmp(v, "zero") ? ATTRIB_MASK_ZERO
-                   : !strcmp(v, "delete") ? ATTRIB_MASK_DELETE : ATTRIB_MASK_ATTENTION;
-        } else if (!strcmp(k, "mask_token")) o.mask_token = atoi(v);
+        else if (!strcmp(k, "rule") && attrib_ig_rule_from_name(v) >= 0) o.ig_rule = (attrib_ig_rule)attrib_ig_rule_from_name(v);
+        else if (!strcmp(k, "mask") && attrib_mask_from_name(v) >= 0) o.mask = (attrib_mask_kind)attrib_mask_from_name(v);
+        else if (!strcmp(k, "mask_token")) o.mask_token = atoi(v);
         else if (!strcmp(k, "samples")) o.samples = o.smooth_samples = atoi(v);
         else if (!strcmp(k, "seed")) o.seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "window")) o.window = atoi(v);

@@ -91,11 +91,8 @@ int main(int argc, char **argv) {
     attrib_explain_options o = attrib_explain_default_options((attrib_method)meth);
     const char *mask = json_string_value(json_object_get(req, "mask"));
     if (mask) {
-        if (!strcmp(mask, "token")) o.mask = ATTRIB_MASK_TOKEN;
-        else if (!strcmp(mask, "zero")) o.mask = ATTRIB_MASK_ZERO;
-        else if (!strcmp(mask, "delete")) o.mask = ATTRIB_MASK_DELETE;
-        else if (!strcmp(mask, "attention")) o.mask = ATTRIB_MASK_ATTENTION;
-        else die("unknown mask");
+        if (attrib_mask_from_name(mask) < 0) die("unknown mask");
+        o.mask = (attrib_mask_kind)attrib_mask_from_name(mask);
     }
     o.mask_token = get_int(req, "mask_token", -1);
     const char *tk = json_string_value(json_object_get(req, "target"));

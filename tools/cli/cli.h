@@ -17,6 +17,7 @@ int cmd_info(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_attention(int argc, char **argv);
 
 /* Prints "attrib: error: <what>: <library message>" to stderr; returns 1. */
 int cli_fail_status(attrib_status s, const char *what);
@@ -52,6 +53,22 @@ typedef struct cli_progress {
 void cli_progress_cb(void *user, int64_t done, int64_t total);
 /* Ends a progress line that was shown (a newline). */
 void cli_progress_end(cli_progress *p);
+
+/* ---- the library's method table, as the CLI shows it (cli.c) ---- */
+/* True when method M reads every option bit of READS (ATTRIB_READS_*). */
+bool cli_method_reads(attrib_method m, unsigned reads);
+/* The library's record of OPT's method settings (attrib_method_settings_json;
+ * RESULT may be NULL) as a JSON object, or NULL when out of memory. */
+json_t *cli_method_settings(const attrib_explain_options *opt, const attrib_result *result);
+/* --samples N (N > 0): the count of whichever samples O's method draws. */
+void cli_set_samples(attrib_explain_options *o, int samples);
+/* Help text from the table: every method with its summary, by family; the
+ * names of the methods reading all option bits NEED and none of EXCEPT,
+ * comma-separated, from column COL of the current line on (further lines
+ * start with INDENT); the default sample counts, two per line after INDENT. */
+void cli_help_methods(FILE *f);
+void cli_help_method_names(FILE *f, size_t col, const char *indent, unsigned need, unsigned except);
+void cli_help_samples(FILE *f, const char *indent);
 
 /* ---- words (words.c) ---- */
 /* The one token WORD (e.g. " Lily", with its leading space) is for the model,

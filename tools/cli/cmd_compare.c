@@ -47,9 +47,14 @@ static const char *HELP_FMT =
     "                       verdict; other chat models asked whether the prompt is harmful);\n"
     "                       see explain --help and docs/templates.md\n"
     "methods:\n"
-    "  --methods LIST       comma-separated (default occlusion,saliency,gxi,ig,shapley;\n"
-    "                       also smoothgrad, kernelshap, lime)\n"
-    "  --steps N            IG steps (32)      --samples N  Shapley permutations (25)\n"
+    "  --methods LIST       comma-separated (default occlusion,saliency,gxi,ig,shapley), of\n"
+    "                       ";
+/* here the method table's names (cli_help_method_names), then: */
+static const char *HELP_METHODS =
+    "  --steps N            IG steps (32)\n"
+    "  --samples N          how many samples each sampled method draws; by default\n";
+/* here the table's default sample counts (cli_help_samples), then: */
+static const char *HELP_TAIL =
     "  --mask KIND          token | zero | delete | attention: how occlusion, Shapley and the\n"
     "                       faithfulness metrics remove a token, and IG's baseline (token)\n"
     "  --seed N             base seed; each prompt's seed derives from it and its index (0)\n"
@@ -57,7 +62,7 @@ static const char *HELP_FMT =
     "  --fractions LIST     top-k fractions for comprehensiveness/sufficiency (0.1,0.2,0.5)\n"
     "  --curve-points N     deletion/insertion curve steps per prompt (20)\n"
     "  --random-orders N    random rankings per prompt for the baseline (1)\n"
-    "  --bootstrap B        bootstrap resamples for the 95%% intervals (1000)\n"
+    "  --bootstrap B        bootstrap resamples for the 95% intervals (1000)\n"
     "output:\n"
     "  -o, --out FILE       the JSON document (every per-prompt attribution and metric)\n"
     "  --html FILE          the HTML report (docs/reports.md)\n"
@@ -70,6 +75,9 @@ static const char *HELP_FMT =
     "  --compute MODE       exact (default) | fast: forward passes multiply Q8_0/Q4_0/Q4_K/Q5_K/Q6_K\n"
     "                       weights by activations rounded to 8 bits (integer dot products, like\n"
     "                       llama.cpp); faster, scores differ slightly; gradients stay exact\n"
+    "  --no-prefix-cache    compute the template's leading tokens (those before the prompt) in\n"
+    "                       every pass instead of once per run; same scores up to float32\n"
+    "                       rounding (docs/compare.md), only slower\n"
     "  -q, --quiet          no progress on standard error\n"
     "  --progress           progress even when standard error is not a terminal\n"
     "long runs (docs/compare.md):\n"
@@ -91,7 +99,7 @@ static const char *HELP_FMT =
     "  attrib compare ../shared/models/stories260K/stories260K-f32.gguf --probe probe.gguf \\\n"
     "      --data ../shared/data/xstest/xstest_prompts.csv --positive unsafe -o xstest.json\n";
 
-#define MAX_METHODS 8
+#define MAX_METHODS ATTRIB_METHOD_COUNT_
 
 typedef struct compare_args {
     const char *model, *probe_path, *out, *html, *csv, *svg, *png, *label_pos, *label_neg;
@@ -100,6 +108,7 @@ typedef struct compare_args {
     int steps, samples, mask, threads, json, quiet, progress, curve_points, random_orders, bootstrap, n_fractions;
     int too_long, resume; /* COMPARE_TOO_LONG_*; --resume */
     int compute;          /* --compute: attrib_compute of the forward passes */
+    int no_prefix_cache;  /* --no-prefix-cache */
     double fractions[8];
     uint64_t seed;
     char **merge;
@@ -120,7 +129,6 @@ static int parse_list_doubles(const char *v, double *out, int max) {
 }
 
 static int parse(int argc, char **argv, compare_args *a) {
-    static const char *masks[] = {"token", "zero", "delete", "attention"};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int d = cli_data_option("compare", argc, argv, &i, &a->data);
@@ -128,6 +136,11 @@ static int parse(int argc, char **argv, compare_args *a) {
         if (d > 0) continue;
         if (cli_is(k, "--help", "-h")) {
             printf(HELP_FMT, CLI_DATA_HELP);
+            /* exact Shapley's 2^n passes per prompt are no data-set method */
+            cli_help_method_names(stdout, 23, "                       ", 0, ATTRIB_READS_MAX_EXACT);
+            fputs(HELP_METHODS, stdout);
+            cli_help_samples(stdout, "                         ");
+            fputs(HELP_TAIL, stdout);
             return 1;
         } else if (!strcmp(k, "--merge")) {
             a->merge = argv + i + 1;
@@ -146,7 +159,7 @@ static int parse(int argc, char **argv, compare_args *a) {
             snprintf(buf, sizeof buf, "%s", v);
             for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 int m = attrib_method_from_name(t);
-                if (m < 0 || m == ATTRIB_METHOD_SHAPLEY_EXACT)
+                if (m < 0 || cli_method_reads((attrib_method)m, ATTRIB_READS_MAX_EXACT)) /* 2^n passes a prompt */
                     return cli_usage_error("compare", "unknown or unsupported method '%s' in --methods", t);
                 if (a->n_methods >= MAX_METHODS) return cli_usage_error("compare", "at most %d methods", MAX_METHODS);
                 for (int j = 0; j < a->n_methods; j++)
@@ -161,9 +174,7 @@ static int parse(int argc, char **argv, compare_args *a) {
             if (!cli_parse_int("compare", k, v, 1, CLI_MAX_SAMPLES, &a->samples)) return 2;
             i++;
         } else if (!strcmp(k, "--mask")) {
-            a->mask = -1;
-            for (int j = 0; j < 4 && v; j++)
-                if (!strcmp(v, masks[j])) a->mask = j;
+            a->mask = attrib_mask_from_name(v);
             if (a->mask < 0) return cli_usage_error("compare", "--mask takes token, zero, delete or attention");
             i++;
         } else if (!strcmp(k, "--seed")) {
@@ -210,6 +221,8 @@ static int parse(int argc, char **argv, compare_args *a) {
             i++;
         } else if (!strcmp(k, "--resume")) {
             a->resume = 1;
+        } else if (!strcmp(k, "--no-prefix-cache")) {
+            a->no_prefix_cache = 1;
         } else if (!strcmp(k, "--progress")) {
             a->progress = 1;
         } else if (cli_is(k, "-q", "--quiet")) {
@@ -296,33 +309,11 @@ static json_t *data_provenance(const compare_args *a, const cli_rows *rows) {
                      "seed", (json_int_t)a->data.seed, "shard", shard[0] ? shard : NULL, "files", files);
 }
 
+/* The library's record of O's method settings; every prompt's seed derives
+ * from the base seed (provenance "seed") and the prompt's index. */
 static json_t *method_settings(const attrib_explain_options *o) {
-    static const char *masks[] = {"token", "zero", "delete", "attention"};
-    json_t *s = json_pack("{s:s, s:i}", "mask", masks[o->mask], "mask_token", o->mask_token);
-    switch (o->method) {
-    case ATTRIB_METHOD_SALIENCY: json_object_set_new(s, "norm", json_string(o->norm == ATTRIB_NORM_L1 ? "l1" : "l2")); break;
-    case ATTRIB_METHOD_INTEGRATED_GRADIENTS:
-        json_object_set_new(s, "steps", json_integer(o->ig_steps));
-        json_object_set_new(s, "rule", json_string("gauss-legendre"));
-        json_object_set_new(s, "baseline", json_string(o->mask == ATTRIB_MASK_ZERO ? "zero embeddings" : "mask token embeddings"));
-        break;
-    case ATTRIB_METHOD_SMOOTHGRAD:
-        json_object_set_new(s, "samples", json_integer(o->smooth_samples));
-        json_object_set_new(s, "noise", json_real(o->smooth_noise));
-        break;
-    case ATTRIB_METHOD_OCCLUSION:
-        json_object_set_new(s, "window", json_integer(o->window));
-        json_object_set_new(s, "stride", json_integer(o->stride));
-        break;
-    case ATTRIB_METHOD_SHAPLEY_SAMPLED:
-        json_object_set_new(s, "permutations", json_integer(o->samples));
-        json_object_set_new(s, "antithetic", json_true());
-        break;
-    case ATTRIB_METHOD_KERNELSHAP:
-    case ATTRIB_METHOD_LIME: json_object_set_new(s, "coalitions", json_integer(o->samples)); break;
-    default: break;
-    }
-    json_object_set_new(s, "seed", json_string("base seed mixed with the prompt index"));
+    json_t *s = cli_method_settings(o, NULL);
+    if (s && json_object_get(s, "seed")) json_object_set_new(s, "seed", json_string("base seed mixed with the prompt index"));
     return s;
 }
 
@@ -336,7 +327,17 @@ typedef struct run_ctx {
     const char *tmpl;
     int32_t pos_token, neg_token; /* judge */
     attrib_faithfulness_options fo;
+    const attrib_prefix *prefix;  /* the template's leading tokens, computed once (or NULL) */
 } run_ctx;
+
+/* The prefix cache of prompt P: the run's, when P starts with its tokens
+ * and its input span after them; else none (a BPE merge across the input's
+ * start can change the last template token for some prompts). */
+static const attrib_prefix *prompt_prefix(const run_ctx *rc, const attrib_prompt *p) {
+    return rc->prefix && attrib_prefix_matches(rc->prefix, p->ids, p->n) && p->span_begin >= attrib_prefix_len(rc->prefix)
+               ? rc->prefix
+               : NULL;
+}
 
 static uint64_t prompt_seed(uint64_t base, int64_t index) {
     uint64_t z = base + 0x9e3779b97f4a7c15ull * (uint64_t)(index + 1);
@@ -359,17 +360,17 @@ static attrib_explain_options base_options(const run_ctx *rc, attrib_method meth
     o.span_begin = p->span_begin;
     o.span_end = p->span_end;
     o.mask = (attrib_mask_kind)a->mask;
-    /* IG and SmoothGrad move the input embeddings: deleting or hiding a token
-     * is no embedding, so their baseline stays the mask token's embedding */
-    if ((method == ATTRIB_METHOD_INTEGRATED_GRADIENTS || method == ATTRIB_METHOD_SMOOTHGRAD) &&
-        (o.mask == ATTRIB_MASK_DELETE || o.mask == ATTRIB_MASK_ATTENTION))
+    /* a baseline in embedding space (IG): deleting or hiding a token is no
+     * embedding, so the baseline stays the mask token's embedding */
+    if (cli_method_reads(method, ATTRIB_READS_BASELINE) && (o.mask == ATTRIB_MASK_DELETE || o.mask == ATTRIB_MASK_ATTENTION))
         o.mask = ATTRIB_MASK_TOKEN;
     /* the fixed rule (32 Gauss-Legendre steps unless --steps), as the published
      * compare results were made; explain's default is the adaptive rule */
     o.ig_tol = 0;
     if (a->steps) o.ig_steps = a->steps;
-    if (a->samples && method == ATTRIB_METHOD_SHAPLEY_SAMPLED) o.samples = a->samples;
+    cli_set_samples(&o, a->samples);
     o.seed = seed;
+    o.prefix = prompt_prefix(rc, p);
     return o;
 }
 
@@ -442,6 +443,8 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i, attrib
     }
     json_t *methods = json_object();
     json_object_set_new(rec, "methods", methods);
+    const attrib_prefix *pre = prompt_prefix(rc, p); /* positions every method takes from the run's cache */
+    json_object_set_new(rec, "prefix_tokens", json_integer(attrib_prefix_len(pre)));
     for (int k = 0; k < a->n_methods; k++) {
         attrib_explain_options o = base_options(rc, (attrib_method)a->methods[k], p, seed);
         const double t0 = cli_now();
@@ -524,6 +527,41 @@ static int label_token(const attrib_tokenizer *tok, const char *tmpl, const char
     return 1;
 }
 
+/* The tokens every prompt of the run starts with, their keys and values
+ * computed once: the template rendered with a few unlike inputs, the
+ * longest common start of their tokens, cut before the earliest input span
+ * (a BPE merge across the slot's boundary shows as a difference there).
+ * Each prompt is checked again before it uses the cache (prompt_prefix).
+ * NULL (every pass from position 0) when nothing is shared or the cache
+ * cannot be made; *WHY then says why. */
+static attrib_prefix *template_prefix(attrib_model *m, const attrib_tokenizer *tok, const char *tmpl, const char **why) {
+    static const char *const inputs[] = {"a", "Z", "0", "(", " x", "\n", "\xc3\xa9", "How"};
+    int32_t *ids = NULL;
+    int P = -1;
+    for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
+        attrib_prompt *p = NULL;
+        if (attrib_template_apply(tok, tmpl, inputs[i], strlen(inputs[i]), &p)) continue;
+        if (!ids) {
+            ids = malloc(sizeof(int32_t) * (size_t)p->n);
+            if (ids) memcpy(ids, p->ids, sizeof(int32_t) * (size_t)p->n);
+            P = p->span_begin;
+        }
+        int same = 0;
+        while (ids && same < P && same < p->n && ids[same] == p->ids[same]) same++;
+        P = same < p->span_begin ? same : p->span_begin;
+        attrib_prompt_free(p);
+    }
+    attrib_prefix *pre = NULL;
+    *why = "the template has no tokens before the prompt";
+    if (ids && P >= 1 && attrib_prefix_new(m, ids, P, &pre)) {
+        *why = "it could not be made";
+        fprintf(stderr, "attrib: warning: no prefix cache (%s); every pass starts at position 0\n", attrib_last_error());
+        pre = NULL;
+    }
+    free(ids);
+    return pre;
+}
+
 static json_t *command_line(int argc, char **argv) {
     size_t len = 16;
     for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
@@ -577,6 +615,7 @@ int cmd_compare(int argc, char **argv) {
     const char *tmpl_name = NULL;
     attrib_probe *probe = NULL;
     attrib_model *m = NULL;
+    attrib_prefix *prefix = NULL;
     cli_rows rows;
     memset(&rows, 0, sizeof rows);
     json_t *doc = NULL, *prompts = NULL;
@@ -647,6 +686,13 @@ int cmd_compare(int argc, char **argv) {
                                "positive", pw, "negative", nw, "target", "logit(positive) - logit(negative) of the next token");
     }
 
+    /* the template's leading tokens, computed once for every prompt and method */
+    const char *no_prefix_why = "--no-prefix-cache";
+    if (!a.no_prefix_cache && probe && attrib_probe_pool(probe) == ATTRIB_POOL_MEAN)
+        no_prefix_why = "the probe pools the mean over positions, which needs the prefix's hidden states";
+    else if (!a.no_prefix_cache)
+        rcx.prefix = prefix = template_prefix(m, rcx.tok, tmpl, &no_prefix_why);
+
     json_t *methods = json_array(), *pairs = json_array(), *settings = json_object();
     for (int k = 0; k < a.n_methods; k++) {
         const char *name = attrib_method_name((attrib_method)a.methods[k]);
@@ -679,6 +725,13 @@ int cmd_compare(int argc, char **argv) {
                              "blas", openblas_get_config(), "backend", "CPU");
     if (prov) /* the compute mode changes the numbers: shards to merge must agree on it */
         json_object_set_new(prov, "compute", json_string(a.compute ? "fast" : "exact"));
+    if (prov) /* how the metrics remove a token, for every method alike (a method's own mask: its settings) */
+        json_object_set_new(json_object_get(prov, "faithfulness"), "mask", json_string(attrib_mask_name((attrib_mask_kind)a.mask)));
+    if (prov) { /* the prefix cache changes them by float rounding; which prompts used it: their "prefix_tokens" */
+        json_t *pc = json_pack("{s:b, s:i}", "used", prefix != NULL, "tokens", attrib_prefix_len(prefix));
+        if (pc && !prefix) json_object_set_new(pc, "why_not", json_string(no_prefix_why));
+        json_object_set_new(prov, "prefix_cache", pc);
+    }
     free(cpu);
     prompts = json_array();
     doc = json_pack("{s:s, s:o, s:o, s:o, s:o}", "schema", COMPARE_SCHEMA, "provenance", prov, "methods", methods, "pairs", pairs,
@@ -830,6 +883,7 @@ done:
     free(tmpl);
     cli_rows_free(&rows);
     attrib_probe_free(probe);
+    attrib_prefix_free(prefix);
     attrib_model_free(m);
     return rc;
 }

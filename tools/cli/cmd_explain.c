@@ -11,6 +11,8 @@
  * self-contained HTML report.
  */
 #include "cli.h"
+#include "explain_gen.h"
+#include "explain_layer.h"
 #include "render.h"
 
 #include <errno.h>
@@ -28,9 +30,10 @@ static const char *HELP =
     "TEXT '-' reads the text from standard input (one final newline dropped).\n"
     "\n"
     "method:\n"
-    "  -m, --method M[,M..] saliency | gxi | ig | smoothgrad          (gradient methods)\n"
-    "                       occlusion | shapley | shapley-exact | kernelshap | lime\n"
-    "                       (default: ig); a comma list runs each, e.g. ig,occlusion,saliency\n"
+    "  -m, --method M[,M..] the method, or a comma list run one by one, e.g. ig,occlusion,saliency\n"
+    "                       (default: ig); a feature's score is, by method:\n";
+/* here every method of the library's table (cli_help_methods), then: */
+static const char *HELP_OPTIONS =
     "target (what is explained; default: the logit of the model's top-1 next token):\n"
     "  --target KIND        logit | logprob | prob | diff\n"
     "  --token WORD         the target token, written as in text (e.g. \" Lily\", with its space);\n"
@@ -63,6 +66,15 @@ static const char *HELP =
     "features:\n"
     "  --span B:E           attribute only token positions B..E-1 (others stay fixed)\n"
     "  --words              group tokens into whitespace-separated words\n"
+    "layers (docs/gradients.md):\n"
+    "  --layer L            attribute to the residual stream after block L (0 = the embeddings,\n"
+    "                       n_layer = the last block's output) instead of to the input: every\n"
+    "                       position is scored; saliency, gxi (gradient x activation) and ig (the\n"
+    "                       layer's state interpolated from its value on the baseline input);\n"
+    "                       --json adds each position x dimension value (\"layer_values\")\n"
+    "  --layer-summary      direct logit attribution instead of a method: the target logit split\n"
+    "                       into the embedding, each block's attention (per head) and FFN; the\n"
+    "                       parts sum to the logit (table, or --json)\n"
     "masking / baseline:\n"
     "  --mask KIND          token | zero | delete | attention (default token: PAD, else UNK,\n"
     "                       else a space token; delete/attention are for perturbation methods)\n"
@@ -73,11 +85,16 @@ static const char *HELP =
     "                       within F x |f(input) - f(baseline)| (default 0.01; 0 = fixed rule)\n"
     "  --max-steps N        adaptive IG: at most N gradient evaluations (default 512)\n"
     "  --steps N            fixed-rule IG with N steps (chooses the fixed rule)\n"
-    "  --rule R             fixed rule: gl | left | right | middle | trapezoid (default gl)\n"
+    "  --rule R             fixed rule: gl (gauss-legendre, the default) | left | right | middle |\n"
+    "                       trapezoid\n"
     "  --norm L             l2 | l1: saliency norm over the embedding (default l2)\n"
-    "  --samples N          SmoothGrad samples (16); Shapley permutations (25);\n"
-    "                       KernelSHAP / LIME coalitions (256); at most 65536\n"
-    "  --noise F            SmoothGrad noise, relative to the embeddings' RMS (0.1)\n"
+    "  --samples N          how many samples a sampled method draws (at most 65536); by default\n";
+/* here the table's default sample counts (cli_help_samples), then: */
+static const char *HELP_NOISE =
+    "  --noise F            std of the input noise, relative to the embeddings' RMS (0.1), of\n"
+    "                       ";
+/* here the names of the methods that read the noise, then: */
+static const char *HELP_TAIL =
     "  --on-gxi             SmoothGrad of gradient x input instead of saliency\n"
     "perturbation methods:\n"
     "  --window N --stride N  occlusion windows over features (1, 1)\n"
@@ -90,6 +107,8 @@ static const char *HELP =
     "  --compute MODE       exact (default) | fast: forward passes multiply Q8_0/Q4_0/Q4_K/Q5_K/Q6_K\n"
     "                       weights by activations rounded to 8 bits (integer dot products, like\n"
     "                       llama.cpp); faster, logits differ slightly; gradients stay exact\n"
+    "  --no-prefix-cache    with --template: compute the template's tokens before TEXT in every\n"
+    "                       pass instead of once (same scores up to float32 rounding; slower)\n"
     "output:\n"
     "  --format F           term | json | csv | html on standard output (default term: a heat map\n"
     "                       on a terminal, aligned columns otherwise)\n"
@@ -100,6 +119,19 @@ static const char *HELP =
     "  --svg FILE           also write the heat map as an SVG figure (for papers and slides)\n"
     "  --png FILE           the same figure as PNG, at twice the SVG's size (needs librsvg)\n"
     "  --progress           progress on standard error even when it is not a terminal\n"
+    "a whole answer (why did the model write this, not just the next token?):\n"
+    "  --generate N         the model writes N tokens after TEXT (greedy; stops after EOS unless\n"
+    "                       --ignore-eos); each is attributed to TEXT's tokens and to the answer\n"
+    "                       tokens before it: a matrix, one row per answer token\n"
+    "  --continuation ANS   the same for a given answer ANS (forced decoding); TEXT and ANS are\n"
+    "                       tokenized as one text, so ANS starts where a token starts (\" Lily.\")\n"
+    "                       Default target: each answer token's log-probability (--target logit,\n"
+    "                       prob or logprob); one --method (any). --json: the whole matrix, tokens and\n"
+    "                       settings; --html FILE: an interactive matrix; --csv FILE: one row per cell;\n"
+    "                       --words adds word columns (a word's score = the sum of its tokens')\n"
+    "  --contrast ANS2      contrastive: step j's target is logit(answer token j) - logit(token j\n"
+    "                       of ANS2), both after the real answer's first j tokens\n"
+    "  --contrast-token W   every step against the one token W (or --contrast-token-id N)\n"
     "data set (instead of TEXT; no labels or classifier needed):\n"
     "  --data FILE          explain every row's text (CSV, JSON or JSONL; --text-col NAME,\n"
     "                       --limit N, --sample N, --shard K/N as for compare)\n"
@@ -110,10 +142,14 @@ static const char *HELP =
     "\n"
     "examples:\n"
     "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time there was a\"\n"
+    "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \\\n"
+    "      \"Once upon a time there was a little girl named\" --generate 8 --html answer.html\n"
     "  attrib explain MODEL \"Is this request harmful? Answer:\" --method occlusion --target diff \\\n"
     "      --token \" Yes\" --token2 \" No\"\n"
     "  attrib explain MODEL \"How can I kill a Python process?\" --method ig,occlusion,saliency --html report.html\n"
-    "  attrib explain MODEL --data prompts.csv --method ig,occlusion -o runs.jsonl --csv runs.csv --html runs.html\n";
+    "  attrib explain MODEL --data prompts.csv --method ig,occlusion -o runs.jsonl --csv runs.csv --html runs.html\n"
+    "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time there was a\" --layer 3 -m gxi,ig\n"
+    "  attrib explain ../shared/models/stories260K/stories260K-f32.gguf \"Once upon a time there was a\" --layer-summary\n";
 
 enum { FORMAT_TERM, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML };
 
@@ -127,12 +163,25 @@ typedef struct args {
     int n_methods, samples;
     int threads, format, words, color, memory_mb, progress;
     int compute; /* --compute: attrib_compute of the forward passes */
+    int no_prefix_cache; /* --no-prefix-cache */
     size_t text_len;
     bool judge; /* the target is the template's label words */
     cli_data_opts data; /* --data FILE: explain every row */
     const char *out_path, *svg_path, *png_path;
     bool show_prompt; /* --show-prompt: print the prompt and stop */
+    explain_gen_opts gen; /* --generate / --continuation: a whole answer (cmd_explain_gen.c) */
+    explain_layer_opts lay; /* --layer L / --layer-summary (explain_layer.c) */
 } args;
+
+static void print_help(FILE *f) {
+    fputs(HELP, f);
+    cli_help_methods(f);
+    fputs(HELP_OPTIONS, f);
+    cli_help_samples(f, "                         ");
+    fputs(HELP_NOISE, f);
+    cli_help_method_names(f, 23, "                       ", ATTRIB_READS_NOISE, 0);
+    fputs(HELP_TAIL, f);
+}
 
 /* "ig,occlusion,saliency" into a list of distinct methods; false after printing. */
 static bool parse_methods(const char *v, args *a) {
@@ -175,13 +224,12 @@ static bool parse_kind(const char *v, const char *const *names, int n, int *out)
 
 static int parse_args(int argc, char **argv, args *a) {
     memset(a, 0, sizeof *a);
+    a->lay.layer = -1;
     a->o = attrib_explain_default_options(ATTRIB_METHOD_INTEGRATED_GRADIENTS);
     a->color = -1;
     a->samples = -1;
     int samples = -1;
     static const char *targets[] = {"logit", "logprob", "prob", "diff"};
-    static const char *masks[] = {"token", "zero", "delete", "attention"};
-    static const char *rules[] = {"gl", "left", "right", "middle", "trapezoid"};
     static const char *norms[] = {"l2", "l1"};
     attrib_explain_options o = a->o;
     int fixed_rule = 0;  /* --steps or --rule given */
@@ -193,8 +241,12 @@ static int parse_args(int argc, char **argv, args *a) {
 #define NEED_VALUE() do { if (!v) return cli_usage_error("explain", "%s needs a value", k); i++; } while (0)
 #define INT_OPT(lo, hi, dst) do { NEED_VALUE(); if (!cli_parse_int("explain", k, v, lo, hi, &x)) return 2; dst = x; } while (0)
         if (cli_is(k, "--help", "-h")) {
-            fputs(HELP, stdout);
+            print_help(stdout);
             return -1;
+        } else if ((x = explain_gen_option(argc, argv, &i, &a->gen)) != 0) {
+            if (x < 0) return 2;
+        } else if ((x = explain_layer_option(argc, argv, &i, &a->lay)) != 0) {
+            if (x < 0) return 2;
         } else if (cli_is(k, "-m", "--method")) {
             NEED_VALUE();
             if (!parse_methods(v, a)) return 2;
@@ -226,7 +278,7 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (!strcmp(k, "--words")) { a->words = 1;
         } else if (!strcmp(k, "--mask")) {
             NEED_VALUE();
-            if (!parse_kind(v, masks, 4, &x)) return cli_usage_error("explain", "--mask takes token, zero, delete or attention");
+            if ((x = attrib_mask_from_name(v)) < 0) return cli_usage_error("explain", "--mask takes token, zero, delete or attention");
             o.mask = (attrib_mask_kind)x;
         } else if (!strcmp(k, "--mask-token-id")) { INT_OPT(0, 1 << 24, o.mask_token);
         } else if (!strcmp(k, "--baseline")) { NEED_VALUE(); a->baseline = v;
@@ -240,7 +292,8 @@ static int parse_args(int argc, char **argv, args *a) {
         } else if (!strcmp(k, "--rule")) {
             fixed_rule = 1;
             NEED_VALUE();
-            if (!parse_kind(v, rules, 5, &x)) return cli_usage_error("explain", "--rule takes gl, left, right, middle or trapezoid");
+            if ((x = attrib_ig_rule_from_name(v)) < 0)
+                return cli_usage_error("explain", "--rule takes gl (gauss-legendre), left, right, middle or trapezoid");
             o.ig_rule = (attrib_ig_rule)x;
         } else if (!strcmp(k, "--norm")) {
             NEED_VALUE();
@@ -268,6 +321,7 @@ static int parse_args(int argc, char **argv, args *a) {
             NEED_VALUE();
             static const char *modes[] = {"exact", "fast"};
             if (!parse_kind(v, modes, 2, &a->compute)) return cli_usage_error("explain", "--compute takes exact or fast");
+        } else if (!strcmp(k, "--no-prefix-cache")) { a->no_prefix_cache = 1;
         } else if (!strcmp(k, "--json")) { a->format = FORMAT_JSON;
         } else if (!strcmp(k, "--format")) {
             NEED_VALUE();
@@ -314,6 +368,9 @@ static int parse_args(int argc, char **argv, args *a) {
     else if (fixed_rule) o.ig_tol = 0;
     a->samples = samples;
     if (a->memory_mb) o.memory_budget = (size_t)a->memory_mb << 20;
+    const int layer_rc = explain_layer_check(&a->lay, &o, a->methods, a->n_methods, a->data.n_files > 0, a->words,
+                                             a->html_path || a->csv_path || a->svg_path || a->png_path);
+    if (layer_rc) return layer_rc;
     a->o = o;
     return 0;
 }
@@ -322,14 +379,13 @@ static int parse_args(int argc, char **argv, args *a) {
 static attrib_explain_options method_options(const args *a, attrib_method method) {
     attrib_explain_options d = attrib_explain_default_options(method), o = a->o;
     o.method = method;
-    o.samples = a->samples > 0 && method != ATTRIB_METHOD_SMOOTHGRAD ? a->samples : d.samples;
-    o.smooth_samples = a->samples > 0 && method == ATTRIB_METHOD_SMOOTHGRAD ? a->samples : d.smooth_samples;
+    o.samples = d.samples;
+    o.smooth_samples = d.smooth_samples;
+    cli_set_samples(&o, a->samples);
     return o;
 }
 
 static const char *TARGET_NAMES[] = {"logit", "logprob", "prob", "logit diff", "probe"};
-static const char *MASK_NAMES[] = {"token", "zero", "delete", "attention"};
-static const char *RULE_NAMES[] = {"gl", "left", "right", "middle", "trapezoid"};
 
 /* A token's vocabulary piece as a JSON string of its raw bytes (the
  * renderers validate; the JSON printer sanitises). */
@@ -339,48 +395,13 @@ static json_t *piece_json(const attrib_tokenizer *tok, int32_t id) {
     return p ? json_stringn_nocheck(p, len) : json_string("");
 }
 
-static bool method_uses_seed(attrib_method m) {
-    return m == ATTRIB_METHOD_SMOOTHGRAD || m == ATTRIB_METHOD_SHAPLEY_SAMPLED || m == ATTRIB_METHOD_KERNELSHAP ||
-           m == ATTRIB_METHOD_LIME;
-}
-
-/* The settings that matter for R's method (shown in every report). */
+/* The settings that matter for R's method (shown in every report): the
+ * library's record of them, with the baseline's text and --words. */
 static json_t *method_settings(const args *a, const attrib_explain_options *o, const attrib_result *r) {
-    json_t *s = json_object();
-    attrib_method m = r->method;
-    bool masks = m != ATTRIB_METHOD_SALIENCY && m != ATTRIB_METHOD_GRAD_X_INPUT && m != ATTRIB_METHOD_SMOOTHGRAD;
-    if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS && o->ig_tol > 0) { /* adaptive: the steps it took */
-        json_object_set_new(s, "steps", json_integer((json_int_t)r->n_backward));
-        json_object_set_new(s, "rule", json_string("adaptive"));
-        json_object_set_new(s, "tol", json_real(o->ig_tol));
-        json_object_set_new(s, "max_steps", json_integer(o->ig_max_steps));
-        if (a->baseline) json_object_set_new(s, "baseline", json_stringn_nocheck(a->baseline, strlen(a->baseline))), masks = false;
-    } else if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS) {
-        json_object_set_new(s, "steps", json_integer(o->ig_steps));
-        json_object_set_new(s, "rule", json_string(RULE_NAMES[o->ig_rule]));
-        if (a->baseline) json_object_set_new(s, "baseline", json_stringn_nocheck(a->baseline, strlen(a->baseline))), masks = false;
-    }
-    if (m == ATTRIB_METHOD_SALIENCY || (m == ATTRIB_METHOD_SMOOTHGRAD && !o->smooth_on_gxi))
-        json_object_set_new(s, "norm", json_string(o->norm == ATTRIB_NORM_L1 ? "l1" : "l2"));
-    if (m == ATTRIB_METHOD_SMOOTHGRAD) {
-        json_object_set_new(s, "of", json_string(o->smooth_on_gxi ? "gxi" : "saliency"));
-        json_object_set_new(s, "samples", json_integer(o->smooth_samples));
-        char noise[32]; /* the float as the user wrote it, not its double expansion 0.10000000149011612 */
-        snprintf(noise, sizeof noise, "%g", (double)o->smooth_noise);
-        json_object_set_new(s, "noise", json_real(strtod(noise, NULL)));
-    }
-    if (m == ATTRIB_METHOD_OCCLUSION) {
-        json_object_set_new(s, "window", json_integer(o->window));
-        json_object_set_new(s, "stride", json_integer(o->stride));
-    }
-    if (m == ATTRIB_METHOD_SHAPLEY_SAMPLED || m == ATTRIB_METHOD_KERNELSHAP || m == ATTRIB_METHOD_LIME)
-        json_object_set_new(s, "samples", json_integer(o->samples));
-    if (masks) {
-        json_object_set_new(s, "mask", json_string(MASK_NAMES[r->mask]));
-        if (r->mask == ATTRIB_MASK_TOKEN) json_object_set_new(s, "mask_token", json_integer(r->mask_token));
-    }
-    if (method_uses_seed(m)) json_object_set_new(s, "seed", json_integer((json_int_t)o->seed));
-    if (a->words) json_object_set_new(s, "words", json_true());
+    json_t *s = cli_method_settings(o, r);
+    if (s && a->baseline && json_object_get(s, "baseline"))
+        json_object_set_new(s, "baseline", json_stringn_nocheck(a->baseline, strlen(a->baseline)));
+    if (s && a->words) json_object_set_new(s, "words", json_true());
     return s;
 }
 
@@ -435,8 +456,8 @@ static json_t *method_json(const args *a, const attrib_tokenizer *tok, const att
         json_object_set_new(target, "text2", token_text_json(tok, r->target_token2));
     }
     /* completeness (sum of scores = f(input) - f(baseline)) is a property of
-     * integrated gradients only; for the other methods it means nothing */
-    const bool ig = r->method == ATTRIB_METHOD_INTEGRATED_GRADIENTS && !isnan(r->f_baseline);
+     * integrating from a baseline (IG); for the other methods it means nothing */
+    const bool ig = cli_method_reads(r->method, ATTRIB_READS_BASELINE) && !isnan(r->f_baseline);
     json_t *scores = json_array(), *feats = json_array();
     for (int i = 0; i < r->n_tokens; i++) json_array_append_new(scores, json_real(r->token_scores[i]));
     for (int f = 0; f < r->n_features; f++) json_array_append_new(feats, json_real(r->scores[f]));
@@ -451,7 +472,7 @@ static json_t *method_json(const args *a, const attrib_tokenizer *tok, const att
         for (int f = 0; f < r->n_features; f++) json_array_append_new(se, json_real(r->std_errors[f]));
         json_object_set_new(m, "std_errors", se);
     }
-    if (ig) json_object_set_new(m, "ig", ig_json(&o, r));
+    if (ig && cli_method_reads(r->method, ATTRIB_READS_IG)) json_object_set_new(m, "ig", ig_json(&o, r));
     return m;
 }
 
@@ -479,18 +500,20 @@ static json_t *build_doc(const args *a, const attrib_model *m, const attrib_toke
         "target", "kind", TARGET_NAMES[r->target_kind], "token", r->target_token, "token2", r->target_token2, "tokens", tarr,
         "features", feats, "f_input", r->f_input, "f_baseline", nan_null(r->f_baseline), "sum_scores", r->sum_scores,
         "completeness_relative",
-        isnan(r->completeness_relative) || r->method != ATTRIB_METHOD_INTEGRATED_GRADIENTS ? -1.0 : r->completeness_relative,
+        isnan(r->completeness_relative) || !cli_method_reads(r->method, ATTRIB_READS_BASELINE) ? -1.0 : r->completeness_relative,
         "cost", "n_forward",
         (json_int_t)r->n_forward, "n_backward", (json_int_t)r->n_backward, "seconds", r->seconds, "threads", a->threads);
     if (o) /* the compute mode changes the numbers: recorded with the cost */
         json_object_set_new(json_object_get(o, "cost"), "compute", json_string(a->compute ? "fast" : "exact"));
+    if (o) /* template tokens taken from the prefix cache (0: every pass from position 0) */
+        json_object_set_new(json_object_get(o, "cost"), "prefix_tokens", json_integer(r->prefix_len));
     attrib_explain_options o0 = method_options(a, r->method);
-    json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:b}", "mask", MASK_NAMES[r->mask], "mask_token",
-                                 r->mask_token, "ig_steps", o0.ig_steps, "ig_rule", RULE_NAMES[o0.ig_rule], "samples",
-                                 r->method == ATTRIB_METHOD_SMOOTHGRAD ? o0.smooth_samples : o0.samples, "window", o0.window,
-                                 "stride", o0.stride, "words", a->words);
-    if (method_uses_seed(r->method)) json_object_set_new(settings, "seed", json_integer((json_int_t)o0.seed));
-    if (r->method == ATTRIB_METHOD_INTEGRATED_GRADIENTS) {
+    json_t *settings = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:b}", "mask", attrib_mask_name(r->mask), "mask_token",
+                                 r->mask_token, "ig_steps", o0.ig_steps, "ig_rule", attrib_ig_rule_name(o0.ig_rule), "samples",
+                                 cli_method_reads(r->method, ATTRIB_READS_SMOOTH) ? o0.smooth_samples : o0.samples, "window",
+                                 o0.window, "stride", o0.stride, "words", a->words);
+    if (cli_method_reads(r->method, ATTRIB_READS_SEED)) json_object_set_new(settings, "seed", json_integer((json_int_t)o0.seed));
+    if (cli_method_reads(r->method, ATTRIB_READS_IG)) {
         json_object_set_new(settings, "ig_tol", json_real(o0.ig_tol));
         json_object_set_new(settings, "ig_max_steps", json_integer(o0.ig_max_steps));
         if (!isnan(r->f_baseline)) json_object_set_new(o, "ig", ig_json(&o0, r));
@@ -607,28 +630,29 @@ static int print_doc(const args *a, json_t *doc) {
  * Checked for every method before any runs, so no finished work is lost to
  * a later method's bad settings. */
 static const char *method_problem(const args *a, attrib_method method, int n_features, char *buf, size_t cap) {
-    if (method == ATTRIB_METHOD_INTEGRATED_GRADIENTS && !a->baseline &&
+    const char *name = attrib_method_name(method);
+    if (cli_method_reads(method, ATTRIB_READS_BASELINE) && !a->baseline &&
         (a->o.mask == ATTRIB_MASK_DELETE || a->o.mask == ATTRIB_MASK_ATTENTION)) {
-        snprintf(buf, cap, "ig needs an embedding baseline, which --mask %s does not give: use --mask token or zero, or "
-                 "--baseline TEXT", MASK_NAMES[a->o.mask]);
+        snprintf(buf, cap, "%s needs an embedding baseline, which --mask %s does not give: use --mask token or zero, or "
+                 "--baseline TEXT", name, attrib_mask_name(a->o.mask));
         return buf;
     }
-    if (method == ATTRIB_METHOD_SHAPLEY_EXACT) {
+    if (cli_method_reads(method, ATTRIB_READS_MAX_EXACT)) {
         int lim = a->o.max_exact_features > 0 ? a->o.max_exact_features : 16;
         if (n_features > lim) {
-            snprintf(buf, cap, "shapley-exact needs 2^n model evaluations and TEXT has %d features, above --max-exact %d: "
-                     "group tokens with --words, narrow --span, or use shapley or kernelshap", n_features, lim);
+            snprintf(buf, cap, "%s needs 2^n model evaluations and TEXT has %d features, above --max-exact %d: "
+                     "group tokens with --words, narrow --span, or use shapley or kernelshap", name, n_features, lim);
             return buf;
         }
     }
     return NULL;
 }
 
-/* Methods that replace tokens by the mask token (perturbation, or IG's baseline). */
+/* Methods that replace tokens by the mask token (perturbation, or IG's
+ * baseline when no --baseline replaces it). */
 static bool uses_mask_token(const args *a, attrib_method m) {
-    if (a->o.mask != ATTRIB_MASK_TOKEN) return false;
-    if (m == ATTRIB_METHOD_INTEGRATED_GRADIENTS) return !a->baseline;
-    return m >= ATTRIB_METHOD_OCCLUSION;
+    if (a->o.mask != ATTRIB_MASK_TOKEN || !cli_method_reads(m, ATTRIB_READS_MASK)) return false;
+    return !(a->baseline && cli_method_reads(m, ATTRIB_READS_BASELINE));
 }
 
 /* A feature holding the mask token cannot be masked (replacing it changes
@@ -808,6 +832,12 @@ static int explain_text(args a, attrib_model *m, json_t **doc_out) {
         rc = cli_usage_error("explain", "--target diff needs --token and --token2 (or their -id forms)");
         goto done;
     }
+    if ((rc = explain_layer_model_check(&a.lay, m))) goto done;
+    if (a.lay.summary) {
+        rc = explain_layer_summary(m, toks, ids, (int)n, a.text, a.text_len, &a.o.target, a.format == FORMAT_JSON);
+        goto done;
+    }
+    rc = 1;
     const int bos = attrib_tokenizer_bos(tok);
     const int span_b = a.o.span_begin >= 0 ? a.o.span_begin : (n > 0 && ids[0] == bos ? 1 : 0);
     const int span_e = a.o.span_end > 0 ? a.o.span_end : (int)n;
@@ -869,8 +899,13 @@ static int explain_text(args a, attrib_model *m, json_t **doc_out) {
     a.o.progress_user = &prog;
     attrib_result *ok[ATTRIB_METHOD_COUNT_] = {0};
     attrib_method ran[ATTRIB_METHOD_COUNT_];
+    /* the template's tokens before the features: computed once for every pass of every method */
+    attrib_prefix *prefix = NULL;
+    const int pre_n = prompt && !a.no_prefix_cache ? (prompt->span_begin < span_b ? prompt->span_begin : span_b) : 0;
+    if (pre_n >= 1 && attrib_prefix_new(m, ids, pre_n, &prefix)) prefix = NULL; /* without it: the same, only slower */
     for (int k = 0; k < a.n_methods; k++) {
         attrib_explain_options o = method_options(&a, a.methods[k]);
+        o.prefix = prefix;
         prog.t0 = prog.last = cli_now();
         prog.what = attrib_method_name(a.methods[k]);
         s = attrib_explain(m, ids, (int)n, &o, &r[k]);
@@ -888,12 +923,14 @@ static int explain_text(args a, attrib_model *m, json_t **doc_out) {
         ran[n_done] = a.methods[k];
         ok[n_done++] = r[k];
     }
+    attrib_prefix_free(prefix);
     if (!n_done) goto done;
     memcpy(a.methods, ran, (size_t)n_done * sizeof *ran);
     a.n_methods = n_done;
     int32_t predicted = -1;
     if (!probe && !a.judge && (rc = predicted_token(m, ids, (int)n, &a, ok, &predicted))) goto done;
     doc = build_doc(&a, m, toks, n, ok, predicted);
+    explain_layer_annotate(&a.lay, doc, ok, n_done, attrib_model_get_info(m)->n_embd, a.format == FORMAT_TERM && !a.data.n_files);
     rc = 1;
     if (!doc) {
         fprintf(stderr, "attrib: error: out of memory\n");
@@ -991,10 +1028,27 @@ done:
     return rc;
 }
 
+/* --generate / --continuation: the options that only make sense for one
+ * next token are refused there, the rest is handed over. */
+static int explain_generation(const args *a) {
+    static const char *formats[] = {"term", "json", "csv", "html"};
+    explain_gen_base b = {.model = a->model, .text = a->text, .o = method_options(a, a->methods[0]), .threads = a->threads,
+                          .compute = a->compute, .color = a->color, .words = a->words, .progress = a->progress,
+                          .format = formats[a->format], .html_path = a->html_path, .csv_path = a->csv_path};
+    b.conflict = a->data.n_files ? "--data" : a->probe_path ? "--probe" : a->baseline ? "--baseline" : a->template_arg ? "--template"
+               : a->system ? "--system" : a->thinking ? "--thinking" : a->show_prompt ? "--show-prompt" : a->label_pos ? "--label-words"
+               : a->token_text || a->o.target.token >= 0 ? "--token (each step's target is its answer token)"
+               : a->token2_text || a->o.target.token2 >= 0 ? "--token2 (use --contrast-token)" : a->svg_path ? "--svg"
+               : a->png_path ? "--png" : a->n_methods > 1 ? "more than one --method"
+               : a->lay.layer >= 0 || a->lay.summary ? "--layer / --layer-summary" : NULL;
+    return explain_gen_main(&a->gen, &b);
+}
+
 int cmd_explain(int argc, char **argv) {
     args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    if (explain_gen_requested(&a.gen)) return explain_generation(&a);
     if (a.data.n_files) {
         if (!a.data.seed_set) a.data.seed = a.o.seed; /* --sample follows --seed */
         attrib_model *m = cli_load_model(a.model, a.threads, false);

@@ -1,10 +1,12 @@
 /*
- * render_explain.c — the terminal and CSV views of one `attrib explain`
- * document (render.h): per method a header, the painted text on a colour
+ * render_explain.c — the views of one `attrib explain` document (render.h):
+ * on the terminal per method a header, the painted text on a colour
  * terminal, one aligned table with a score column per method, and the most
- * positive and negative features. With --words (settings.words) the table
- * and the CSV have one row per word, with the word's own score: splitting a
- * word's score over its tokens would draw bars that rank the words wrongly.
+ * positive and negative features; CSV; and the self-contained HTML report
+ * (one page, or one section per row of `explain --data`), built of
+ * render.c's HTML pieces. With --words (settings.words) the table and the
+ * CSV have one row per word, with the word's own score: splitting a word's
+ * score over its tokens would draw bars that rank the words wrongly.
  */
 #include "render.h"
 #include "render_doc.h"
@@ -456,4 +458,247 @@ int render_explain_svg(FILE *f, const json_t *doc) {
             X0, y + 20, X0 + 150, y + 11, X0 + 320, y + 20);
     doc_tokens_free(&t);
     return rc || ferror(f) ? -1 : 0;
+}
+
+/* ---- the HTML report ------------------------------------------------------ */
+
+static int html_word_row(FILE *f, const char *text, size_t len, const doc_tokens *t, const double *scores, size_t key,
+                 const char *method) {
+    size_t m = t->n ? t->n : 1;
+    int32_t *word = malloc(m * sizeof *word);
+    uint32_t *wb = malloc(m * sizeof *wb), *we = malloc(m * sizeof *we);
+    double *sum = calloc(m, sizeof *sum);
+    int *count = calloc(m, sizeof *count), *live = calloc(m, sizeof *live);
+    int rc = -1;
+    if (!word || !wb || !we || !sum || !count || !live) goto done;
+    int nw = render_words(text ? text : "", text ? len : 0, t->begin, t->end, t->n, word, wb, we);
+    /* an attributed token with no word of its own (a space, a "▁" without
+     * bytes) belongs to the next word, as "▁kill" does: the same grouping
+     * as `explain --words` */
+    for (size_t i = t->n; i-- > 0;)
+        if (word[i] < 0 && !t->fixed[i] && i + 1 < t->n) word[i] = word[i + 1];
+    for (size_t i = 0; i < t->n; i++) {
+        if (word[i] < 0) continue;
+        count[word[i]]++;
+        if (!t->fixed[i] && isfinite(scores[i])) sum[word[i]] += scores[i], live[word[i]] = 1;
+    }
+    double scale = 0;
+    for (int w = 0; w < nw; w++) scale = fmax(scale, fabs(sum[w]));
+    fputs("<div class=\"row\"><span class=lab>words</span>", f);
+    html_legend(f, scale);
+    fprintf(f, "</div>\n<div class=\"tk w\" data-k=%zu data-m=\"", key);
+    render_html(f, method, strlen(method), 0);
+    fputs("\">", f);
+    for (int w = 0; w < nw; w++) {
+        char num[32];
+        render_fmt_double(num, sum[w]);
+        if (!live[w]) {
+            fprintf(f, "<span tabindex=0 class=f data-w=%s", num);
+        } else {
+            render_rgb c = render_heat_rgb(sum[w], scale);
+            fprintf(f, "<span tabindex=0 style=background:#%02x%02x%02x%s data-w=%s", c.r, c.g, c.b,
+                    render_rgb_dark(c) ? " class=d" : "", num);
+        }
+        fprintf(f, " data-n=%d data-b=%u data-e=%u>", count[w], wb[w], we[w]);
+        render_html(f, text + wb[w], we[w] - wb[w], RENDER_VISIBLE);
+        fputs("</span>", f);
+    }
+    fputs("</div>\n", f);
+    rc = 0;
+done:
+    free(word), free(wb), free(we), free(sum), free(count), free(live);
+    return rc;
+}
+
+const char *method_name(const json_t *m) {
+    const char *s = doc_str(m, "method", NULL);
+    return s ? s : "?";
+}
+
+/* "steps 32 · rule gl" from a settings object (values as JSON text). */
+void settings_line(FILE *f, const json_t *settings, bool html) {
+    const char *key;
+    const json_t *v;
+    bool first = true;
+    json_object_foreach((json_t *)settings, key, v) {
+        fputs(first ? "" : html ? " &middot; " : ", ", f);
+        first = false;
+        if (html) render_html(f, key, strlen(key), 0);
+        else fputs(key, f);
+        if (json_is_true(v)) continue; /* a flag: its name says it */
+        fputc(' ', f);
+        if (json_is_string(v)) {
+            if (html) render_html(f, json_string_value(v), json_string_length(v), RENDER_VISIBLE);
+            else fputs(json_string_value(v), f);
+        } else if (json_is_real(v)) { /* 0.1, not the 0.10000000149011612 of a float widened to double */
+            fprintf(f, "%g", json_real_value(v));
+        } else {
+            char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (s) fputs(s, f);
+            free(s);
+        }
+    }
+}
+
+static void html_num(FILE *f, const char *label, double v) {
+    if (isnan(v)) return;
+    fprintf(f, " &middot; %s = %.6g", label, v);
+}
+
+static void html_token_ref(FILE *f, const char *piece, size_t plen, double id) {
+    fputs("<q>", f);
+    render_html(f, piece ? piece : "", piece ? plen : 0, RENDER_VISIBLE);
+    fprintf(f, "</q> (id %.0f)", id);
+}
+
+/* One explain document: the whole page (ROW_ID NULL), or one row's section of
+ * an `explain --data` page, its token table then going to TOKDATA (key KEY). */
+static int explain_html(FILE *f, const json_t *doc, size_t key, const char *row_id, FILE *tokdata) {
+    const json_t *methods = json_object_get(doc, "methods");
+    if (!json_is_array(methods)) return -1;
+    doc_tokens t;
+    if (doc_tokens_load(json_object_get(doc, "tokens"), &t)) return -1;
+    size_t len, mlen, plen;
+    const char *text = doc_str(doc, "text", &len), *model = doc_str(doc, "model", &mlen);
+    const json_t *pred = json_object_get(doc, "predicted");
+    const char *ppiece = doc_str(pred, "piece", &plen);
+    char title[96];
+    int tl = snprintf(title, sizeof title, "attrib explain: %.60s%s", text ? text : "", text && len > 60 ? "..." : "");
+    if (row_id) { /* a row of a data set: the page's head is written once, by render_explain_book_begin */
+        fputs("<article><h2>row ", f);
+        render_html(f, row_id, strlen(row_id), RENDER_VISIBLE);
+        fprintf(f, "</h2>\n<p class=meta>%zu tokens", t.n);
+    } else {
+    html_head(f, title, tl > 0 ? strlen(title) : 0, NULL);
+    fputs("<header><h1>Which tokens made the model answer?</h1>\n<p class=meta>model <code>", f);
+    render_html(f, model ? model : "?", model ? mlen : 1, RENDER_VISIBLE);
+    fprintf(f, "</code> &middot; %zu tokens", t.n);
+    }
+    if (ppiece) {
+        fputs(" &middot; predicted next token ", f);
+        html_token_ref(f, ppiece, plen, doc_num(pred, "token"));
+    }
+    fputs("</p>\n<p class=prompt>", f);
+    if (text) render_html(f, text, len, 0);
+    if (row_id) fputs("</p>\n", f);
+    else
+    fputs("</p>\n<p class=meta>Colour: red raised the target, blue lowered it; intensity is |score| / scale, the scale "
+          "being the largest |score| of that row. Hover or focus (Tab) a token for its id, piece, bytes and exact score. "
+          "Grey tokens are fixed (not attributed).</p></header>\n",
+          f);
+    int rc = 0;
+    size_t i;
+    const json_t *m;
+    json_array_foreach(methods, i, m) {
+        const char *name = method_name(m);
+        double *scores = NULL;
+        if (doc_scores(json_object_get(m, "scores"), t.n, &scores)) {
+            rc = -1;
+            break;
+        }
+        fputs("<section class=m><h2>", f);
+        render_html(f, name, strlen(name), 0);
+        fputs(" <small>", f);
+        settings_line(f, json_object_get(m, "settings"), true);
+        fputs("</small></h2>\n<p class=facts>", f);
+        const json_t *tg = json_object_get(m, "target");
+        size_t p1, p2;
+        const char *kind = doc_str(tg, "kind", NULL), *piece = doc_str(tg, "piece", &p1), *piece2 = doc_str(tg, "piece2", &p2);
+        fputs("target <b>", f);
+        render_html(f, kind ? kind : "?", kind ? strlen(kind) : 1, 0);
+        const bool is_probe = kind && !strcmp(kind, "probe");
+        fputs(is_probe ? " logit</b> (harmful &gt; 0)" : "</b> of ", f);
+        if (!is_probe) html_token_ref(f, piece, p1, doc_num(tg, "token"));
+        if (piece2 && !is_probe) {
+            fputs(" minus ", f);
+            html_token_ref(f, piece2, p2, doc_num(tg, "token2"));
+        }
+        if (ppiece) {
+            fputs(" &middot; predicted ", f);
+            html_token_ref(f, ppiece, plen, doc_num(pred, "token"));
+        }
+        fputs("<br>", f);
+        fprintf(f, "f(input) = %.6g", doc_num(m, "f_input"));
+        html_num(f, "f(baseline)", doc_num(m, "f_baseline"));
+        html_num(f, "sum of scores", doc_num(m, "sum_scores"));
+        double delta = doc_num(m, "completeness_delta"), rel = doc_num(m, "completeness_relative");
+        if (!isnan(delta)) {
+            fprintf(f, " &middot; <b>completeness &Delta; = %.3g</b>", delta);
+            if (rel >= 0) fprintf(f, " (%.2f%% of f(input) &minus; f(baseline))", 100 * rel);
+            const json_t *ig = json_object_get(m, "ig");
+            if (rel > COMPLETENESS_LARGE && !json_is_true(json_object_get(ig, "adaptive"))) fputs(" &middot; large: raise --steps", f);
+            if (json_is_true(json_object_get(ig, "adaptive")))
+                fprintf(f, " &middot; adaptive IG: %.0f gradient evaluations, %.0f pieces, tolerance %.3g%%", doc_num(ig, "evaluations"),
+                        doc_num(ig, "pieces"), 100 * doc_num(ig, "tol"));
+            if (doc_str(ig, "warning", NULL)) /* our own ASCII text: no markup in it */
+                fprintf(f, "<br><b style=\"color:#b00\">%s</b>", doc_str(ig, "warning", NULL));
+        }
+        const json_t *cost = json_object_get(m, "cost");
+        fprintf(f, "<br>cost: %.0f forward, %.0f backward sequences, %.3f s</p>\n", doc_num(cost, "n_forward"),
+                doc_num(cost, "n_backward"), doc_num(cost, "seconds"));
+        double scale = row_scale(scores, t.fixed, t.n);
+        fputs("<div class=row><span class=lab>tokens</span>", f);
+        html_legend(f, scale);
+        fputs("</div>\n", f);
+        html_token_row(f, text, len, &t, scores, scale, true, key, name);
+        rc = html_word_row(f, text, len, &t, scores, key, name);
+        free(scores);
+        fputs("</section>\n", f);
+        if (rc) break;
+    }
+    if (row_id) {
+        fputs("</article>\n", f);
+        if (key) fputc(',', tokdata);
+        html_token_table(tokdata, &t);
+    } else {
+        fputs("<script type=application/json id=tokdata>[", f);
+        html_token_table(f, &t);
+        fputs("]</script>\n", f);
+        html_tail(f, NULL);
+    }
+    doc_tokens_free(&t);
+    return rc || ferror(f) ? -1 : 0;
+}
+
+int render_explain_html(FILE *f, const json_t *doc) { return explain_html(f, doc, 0, NULL, NULL); }
+
+struct render_explain_book {
+    FILE *f, *tok; /* the page; the token tables of its rows (in memory) */
+    char *tok_buf;
+    size_t tok_len, n;
+};
+
+render_explain_book *render_explain_book_begin(FILE *f, const char *model, size_t n_rows) {
+    render_explain_book *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->f = f;
+    b->tok = open_memstream(&b->tok_buf, &b->tok_len);
+    if (!b->tok) {
+        free(b);
+        return NULL;
+    }
+    html_head(f, "attrib explain --data", strlen("attrib explain --data"), NULL);
+    fputs("<header><h1>Which tokens made the model answer?</h1>\n<p class=meta>model <code>", f);
+    render_html(f, model ? model : "?", model ? strlen(model) : 1, RENDER_VISIBLE);
+    fprintf(f, "</code> &middot; %zu rows</p>\n<p class=meta>Colour: red raised the target, blue lowered it; intensity is "
+               "|score| / scale, the scale being the largest |score| of that row. Hover or focus (Tab) a token for its id, "
+               "piece, bytes and exact score. Grey tokens are fixed (not attributed).</p></header>\n", n_rows);
+    return b;
+}
+
+int render_explain_book_row(render_explain_book *b, const json_t *doc, const char *row_id) {
+    return explain_html(b->f, doc, b->n++, row_id ? row_id : "?", b->tok);
+}
+
+int render_explain_book_end(render_explain_book *b) {
+    if (!b) return -1;
+    int bad = fclose(b->tok) != 0;
+    fputs("<script type=application/json id=tokdata>[", b->f);
+    if (b->tok_buf) fwrite(b->tok_buf, 1, b->tok_len, b->f);
+    fputs("]</script>\n", b->f);
+    html_tail(b->f, NULL);
+    bad |= ferror(b->f) != 0;
+    free(b->tok_buf);
+    free(b);
+    return bad ? -1 : 0;
 }

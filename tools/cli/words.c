@@ -111,8 +111,11 @@ int cli_word_error(const attrib_tokenizer *tok, const char *tmpl, const char *tm
     if (!cli_word_token(tok, tmpl, word, id, why, sizeof why)) return 0;
     fprintf(stderr, "attrib: error: %s \"%s\" is not one token of this model%s: it becomes %s\n", opt, word,
             tmpl ? " after the template" : "", why[0] ? why : "no token");
-    fprintf(stderr, "  check words with: attrib tokenize MODEL --single-token%s%s \"%s\" ...%s\n", tmpl ? " --template " : "",
-            tmpl ? (tmpl_name ? tmpl_name : "T") : "", word, strstr(opt, "label") ? "" : "  (or give the id with --token-id)");
+    /* the option's id form: --token-id, --token2-id, --contrast-token-id */
+    const bool has_id_form = !strncmp(opt, "--", 2) && !strstr(opt, "label");
+    fprintf(stderr, "  check words with: attrib tokenize MODEL --single-token%s%s \"%s\" ...%s%s%s\n", tmpl ? " --template " : "",
+            tmpl ? (tmpl_name ? tmpl_name : "T") : "", word, has_id_form ? "  (or give the id with " : "", has_id_form ? opt : "",
+            has_id_form ? "-id)" : "");
     return 1;
 }
 

@@ -388,13 +388,26 @@ class Model:
         return self.tok_embd[tokens]
 
     def forward(self, tokens=None, embeddings=None, positions=None, key_mask=None,
-                return_hidden=False, last_only=False):
+                return_hidden=False, last_only=False, hidden_in=None, start_layer=0, capture=None):
         """tokens (B, T) ints or embeddings (B, T, C) (raw table rows); positions (B, T)
         (default t); key_mask (B, T) 0 = no query attends to that key. Returns logits
         (B, T, V) as a float64 torch tensor (rows of queries that see no key are
         0-attention). return_hidden also gives the residual stream before each layer
-        and after the last (gemma: after the embedding scale)."""
-        if embeddings is not None:
+        and after the last (gemma: after the embedding scale).
+
+        hidden_in (B, T, C): start from this residual stream after START_LAYER
+        layers instead of from embeddings (no embedding scale; layer
+        attribution). capture: a dict that receives per layer lists "probs"
+        (B, H, T, T) softmax weights, "v" (B, H, T, hd) the values each query
+        head reads (biases included), "head_out" (B, T, H, hd) each head's
+        weighted values (before Wo), "attn_pre" / "attn" the attention output
+        before / after its post-norm, "ffn_pre" / "ffn" the same for the FFN."""
+        if hidden_in is not None:
+            x = hidden_in if torch.is_tensor(hidden_in) else torch.as_tensor(np.asarray(hidden_in, dtype=np.float64))
+            x = x.to(self.dtype)
+            if x.dim() == 2:
+                x = x[None]
+        elif embeddings is not None:
             if torch.is_tensor(embeddings):              # keeps autograd's graph (gradient checks)
                 x = embeddings.to(self.dtype)
             else:
@@ -403,7 +416,7 @@ class Model:
             x = self.embed(tokens)
         if x.dim() == 2:
             x = x[None]
-        if self.embed_scale is not None:
+        if self.embed_scale is not None and hidden_in is None:
             x = x * self.embed_scale
         B, T, C = x.shape
         if positions is None:
@@ -426,6 +439,8 @@ class Model:
         scale = self.attn_scale if self.attn_scale is not None else 1.0 / math.sqrt(hd)
         hidden = [x]
         for li, L in enumerate(self.layers):
+            if li < start_layer:
+                continue
             h = self.rms_norm(x, L["attn_norm"])
             q = h @ L["wq"].T
             k = h @ L["wk"].T
@@ -454,14 +469,23 @@ class Model:
             scores = scores.masked_fill(~mask[:, None], float("-inf"))
             att = torch.softmax(scores, dim=-1)
             att = torch.nan_to_num(att, nan=0.0)
-            o = (att @ v).transpose(1, 2).reshape(B, T, H * hd) @ L["wo"].T
+            heads = (att @ v).transpose(1, 2)                 # (B, T, H, hd)
+            o = heads.reshape(B, T, H * hd) @ L["wo"].T
+            o_pre = o
             if "post_attn_norm" in L:
                 o = self.rms_norm(o, L["post_attn_norm"])
+            if capture is not None:
+                for key, val in (("probs", att), ("v", v), ("head_out", heads), ("attn_pre", o_pre), ("attn", o)):
+                    capture.setdefault(key, []).append(val)
             x = x + o
             h = self.rms_norm(x, L["ffn_norm"])
             f = (self.activation(h @ L["gate"].T) * (h @ L["up"].T)) @ L["down"].T
+            f_pre = f
             if "post_ffn_norm" in L:
                 f = self.rms_norm(f, L["post_ffn_norm"])
+            if capture is not None:
+                capture.setdefault("ffn_pre", []).append(f_pre)
+                capture.setdefault("ffn", []).append(f)
             x = x + f
             hidden.append(x)
         if last_only:                                     # (B, 1, C): the last position only
