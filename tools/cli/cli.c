@@ -189,3 +189,19 @@ void cli_help_samples(FILE *f, const char *indent) {
     }
     if (k) fputc('\n', f);
 }
+
+/* Writes DOC to PATH through RENDER; 1 (and a message) when the file cannot be
+ * created or written. */
+int cli_write_file(const char *path, int (*render)(FILE *, const json_t *), const json_t *doc) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "attrib: error: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int bad = render(f, doc);
+    if (fclose(f) || bad) {
+        fprintf(stderr, "attrib: error: cannot write %s\n", path);
+        return 1;
+    }
+    return 0;
+}

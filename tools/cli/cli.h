@@ -29,6 +29,8 @@ bool cli_parse_int(const char *cmd, const char *opt, const char *val, int lo, in
 
 /* True when argv[i] equals one of the two spellings. */
 bool cli_is(const char *arg, const char *a, const char *b);
+/* Writes DOC to PATH through RENDER; 1 (and a message) when the file cannot be written. */
+int cli_write_file(const char *path, int (*render)(FILE *, const json_t *), const json_t *doc);
 
 /* Loads a model with the given thread count, printing any error. */
 attrib_model *cli_load_model(const char *path, int n_threads, bool check_weights);

@@ -589,20 +589,6 @@ static render_colour pick_colour(int color) {
     return ct && (!strcmp(ct, "truecolor") || !strcmp(ct, "24bit")) ? RENDER_TRUECOLOR : RENDER_ANSI256;
 }
 
-static int write_file(const char *path, int (*render)(FILE *, const json_t *), const json_t *doc) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "attrib: error: cannot create %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    int bad = render(f, doc);
-    if (fclose(f) || bad) {
-        fprintf(stderr, "attrib: error: cannot write %s\n", path);
-        return 1;
-    }
-    return 0;
-}
-
 /* Writes DOC to standard output in A's format. */
 static int print_doc(const args *a, json_t *doc) {
     int bad = 0;
@@ -1073,9 +1059,9 @@ int cmd_explain(int argc, char **argv) {
     json_t *doc = NULL;
     rc = explain_text(a, m, &doc);
     if (doc) { /* also after some methods failed: their results are not lost */
-        int bad = (a.html_path && write_file(a.html_path, render_explain_html, doc)) ||
-                  (a.csv_path && write_file(a.csv_path, render_explain_csv, doc)) ||
-                  (a.svg_path && write_file(a.svg_path, render_explain_svg, doc)) ||
+        int bad = (a.html_path && cli_write_file(a.html_path, render_explain_html, doc)) ||
+                  (a.csv_path && cli_write_file(a.csv_path, render_explain_csv, doc)) ||
+                  (a.svg_path && cli_write_file(a.svg_path, render_explain_svg, doc)) ||
                   (a.png_path && render_png(a.png_path, render_explain_svg, doc)) || print_doc(&a, doc);
         if (bad) rc = 1;
     }

@@ -450,20 +450,6 @@ static int term_width(void) {
     return w >= 40 ? w : 120;
 }
 
-static int write_to(const char *path, int (*render)(FILE *, const json_t *), const json_t *doc) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "attrib: error: cannot create %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    int bad = render(f, doc);
-    if (fclose(f) || bad) {
-        fprintf(stderr, "attrib: error: cannot write %s\n", path);
-        return 1;
-    }
-    return 0;
-}
-
 static int print_doc(const explain_gen_base *b, const json_t *doc) {
     int bad;
     if (!strcmp(b->format, "json")) {
@@ -564,8 +550,8 @@ int explain_gen_main(const explain_gen_opts *g, const explain_gen_base *b) {
         fprintf(stderr, "attrib: error: out of memory\n");
         goto done;
     }
-    rc = (b->html_path && write_to(b->html_path, render_matrix_html, doc)) ||
-         (b->csv_path && write_to(b->csv_path, render_matrix_csv, doc)) || print_doc(b, doc);
+    rc = (b->html_path && cli_write_file(b->html_path, render_matrix_html, doc)) ||
+         (b->csv_path && cli_write_file(b->csv_path, render_matrix_csv, doc)) || print_doc(b, doc);
 done:
     json_decref(doc);
     attrib_continuation_free(c);
