@@ -13,6 +13,9 @@
    eval` for the same prompt; the agreement of a method with itself is not
    recorded; the provenance names the model and data by sha256 (checked
    against hashlib, not attrib) and the settings of each method.
+   --jobs 3 (three model handles computing prompts at once, one thread
+   each) gives the same document, with a probe and with a judge whose
+   template prefix each job caches on its own handle.
 3. The judge path (template + label words) runs on a model whose tokenizer
    has one-token label words, and is refused with a clear message where the
    words are several tokens.
@@ -55,6 +58,8 @@ def strip_run_fields(doc):
     prov = d["provenance"]
     for k in ("started", "wall_seconds", "peak_rss_mb", "command", "merged_from"):
         prov.pop(k, None)
+    for k in ("jobs", "threads_per_job"):
+        prov["machine"].pop(k, None)
     for k in ("shard", "rows_used"):
         prov["data"].pop(k, None)
     for p in d["prompts"]:
@@ -121,6 +126,13 @@ def main():
     check(diff is None, "merged shards differ from the unsharded run: %s" % diff)
     check(len(b["prompts"]) == 24 and [p["index"] for p in b["prompts"]] == list(range(24)), "merged prompt order")
     check(len(b["provenance"]["merged_from"]) == 3, "merged_from lists the shards")
+    # --jobs: prompts computed at once on separate model handles give the same document
+    jobs = os.path.join(tmp, "jobs.json")
+    run(["compare"] + common + ["-o", jobs, "--jobs", "3"])
+    c = json.load(open(jobs))
+    check(c["provenance"]["machine"]["jobs"] == 3 and c["provenance"]["machine"]["threads_per_job"] == 1, "jobs recorded")
+    diff = first_difference(strip_run_fields(a), strip_run_fields(c))
+    check(diff is None, "--jobs 3 differs from the one-job run: %s" % diff)
     # merging a shard twice is refused
     out = run(["compare", "--merge", shards[0], shards[0], "--out", os.path.join(tmp, "bad.json")], ok=False)
     check(out.returncode != 0 and "two shards" in out.stderr, "duplicate shard not refused: %s" % out.stderr)
@@ -167,13 +179,20 @@ def main():
                "--methods", "occlusion,saliency", "-q", "--json"])
     doc = json.loads(out.stdout)
     check(doc["provenance"]["classifier"]["kind"] == "judge" and len(doc["prompts"]) == 3, "judge run")
+    # a judge with the template's prefix cache: each job builds its own cache, same numbers
+    judge = [H.LLAMA2_TINY, "--template", "judge", "--data", XSTEST, "--limit", "10", "--samples", "4", "--steps", "8",
+             "-q", "--json", "-t", "2"]
+    one, three = (json.loads(run(["compare"] + judge + j).stdout) for j in ([], ["--jobs", "3"]))
+    check(one["provenance"]["prefix_cache"]["used"] and three["provenance"]["prefix_cache"]["used"], "judge runs use the prefix cache")
+    diff = first_difference(strip_run_fields(one), strip_run_fields(three))
+    check(diff is None, "judge: --jobs 3 differs from the one-job run: %s" % diff)
     out = run(["compare", H.STORIES260K, "--template", "judge", "--data", XSTEST, "--limit", "3"], ok=False)
     check(out.returncode == 1 and "not one" in out.stderr, "multi-token label words not refused clearly: %s" % out.stderr)
 
     if failures:
         print("%d check(s) failed" % failures)
         sys.exit(1)
-    print("all compare checks passed (merged 3 shards == unsharded on 24 prompts)")
+    print("all compare checks passed (merged 3 shards == unsharded == --jobs 3 on 24 prompts; judge --jobs 3 == one job)")
 
 
 if __name__ == "__main__":

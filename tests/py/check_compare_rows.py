@@ -18,9 +18,10 @@
    plus "resumed"); the prompts finished before the kill are taken from the
    journal unchanged (their "seconds" too: they were not recomputed). A
    journal line cut off mid-write is dropped and redone.
-3. SIGINT: the run stops with status 130, says how to resume, and leaves a
-   journal whose every line is valid JSON, the header naming the run; the
-   resumed run again equals the uninterrupted one.
+3. SIGINT: a run with two jobs (--jobs 2) stops with status 130, says how
+   to resume, and leaves a journal whose every line is valid JSON, the
+   header naming the run; the resumed run (two jobs again) equals the
+   uninterrupted one-job run.
 4. Refusals: an existing journal without --resume (status 2), and --resume
    with other settings (status 1, naming the setting).
 Needs no PyTorch.
@@ -193,10 +194,11 @@ def main():
     check(not os.path.exists(jpath), "journal left behind after the resumed run finished")
 
     print("  %.1f s" % (time.time() - t0), flush=True)
-    # 3. SIGINT leaves a valid journal and says how to resume
+    # 3. SIGINT leaves a valid journal and says how to resume; here with two
+    # jobs computing prompts at once (--jobs), stopped and resumed
     stopped = os.path.join(tmp, "stopped.json")
     jpath = stopped + ".partial.jsonl"
-    proc = subprocess.Popen([H.attrib_bin(), "compare"] + full_args + ["-o", stopped, "-q"],
+    proc = subprocess.Popen([H.attrib_bin(), "compare"] + full_args + ["-o", stopped, "-q", "--jobs", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen = wait_for_lines(jpath, 2, proc)
     proc.send_signal(signal.SIGINT)
@@ -210,7 +212,7 @@ def main():
           all(len(d) == 1 and "prompt" in d for d in docs[1:]) and 1 <= len(docs) - 1 < len(many),
           "SIGINT journal: %d lines" % len(lines))
     check(not os.path.exists(stopped), "a stopped run wrote its final document")
-    run(["compare"] + full_args + ["-o", stopped, "-q", "--resume"])
+    run(["compare"] + full_args + ["-o", stopped, "-q", "--resume", "--jobs", "2"])
     diff = first_difference(strip(ref), strip(json.load(open(stopped))))
     check(diff is None, "resumed after SIGINT differs from the uninterrupted run: %s" % diff)
 

@@ -20,6 +20,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,11 @@ static const char *HELP_TAIL =
     "  --png FILE           the same figure as PNG, at twice the SVG's size (needs librsvg)\n"
     "  --json               print the JSON document to standard output instead of the table\n"
     "  -t, --threads N      threads (default: all online CPUs)\n"
+    "  -j, --jobs J         prompts computed at once (default 1): J handles of the model, each\n"
+    "                       with threads/J threads; memory-mapped weights are shared, so an\n"
+    "                       extra job costs its activations, not another copy of the weights.\n"
+    "                       For small models, whose passes cannot keep several threads busy;\n"
+    "                       the scores are the same whatever J (docs/compare.md)\n"
     "  --compute MODE       exact (default) | fast: forward passes multiply Q8_0/Q4_0/Q4_K/Q5_K/Q6_K\n"
     "                       weights by activations rounded to 8 bits (integer dot products, like\n"
     "                       llama.cpp); faster, scores differ slightly; gradients stay exact\n"
@@ -109,6 +115,7 @@ typedef struct compare_args {
     int too_long, resume; /* COMPARE_TOO_LONG_*; --resume */
     int compute;          /* --compute: attrib_compute of the forward passes */
     int no_prefix_cache;  /* --no-prefix-cache */
+    int jobs;             /* --jobs: prompts computed at once, each on its own model handle */
     double fractions[8];
     uint64_t seed;
     char **merge;
@@ -227,6 +234,9 @@ static int parse(int argc, char **argv, compare_args *a) {
             a->progress = 1;
         } else if (cli_is(k, "-q", "--quiet")) {
             a->quiet = 1;
+        } else if (cli_is(k, "-j", "--jobs")) {
+            if (!cli_parse_int("compare", k, v, 1, 256, &a->jobs)) return 2;
+            i++;
         } else if (cli_is(k, "-t", "--threads")) {
             if (!cli_parse_int("compare", k, v, 1, 1024, &a->threads)) return 2;
             i++;
@@ -562,6 +572,259 @@ static attrib_prefix *template_prefix(attrib_model *m, const attrib_tokenizer *t
     return pre;
 }
 
+/* ------------------------------------------------------------ rows and jobs */
+
+/* What computing one row gave: a record of KIND "prompt", "skipped" or
+ * "failed", or a reason to stop the run. */
+enum { ROW_DONE, ROW_INTERRUPTED, ROW_TOO_LONG_ERROR, ROW_NO_MEMORY };
+typedef struct row_result {
+    int index; /* in rows */
+    int state; /* ROW_* */
+    const char *kind;
+    json_t *entry;
+    char why[1024];
+} row_result;
+
+/* Renders row I, applies --too-long and runs every method on it. */
+static void compute_row(const run_ctx *rc, const cli_rows *rows, int i, int n_ctx, row_result *r) {
+    const compare_args *a = rc->a;
+    attrib_prompt *p = NULL;
+    int n_tok = 0;
+    const char *stage = NULL;
+    r->index = i;
+    r->state = ROW_DONE;
+    r->kind = "prompt";
+    r->entry = NULL;
+    r->why[0] = '\0';
+    const int pr = compare_prepare_prompt(rc->tok, rc->tmpl, rows->text[i], n_ctx, a->too_long, &p, &n_tok, r->why, sizeof r->why);
+    if (pr == 1 && a->too_long == COMPARE_TOO_LONG_ERROR) {
+        r->state = ROW_TOO_LONG_ERROR;
+        return;
+    } else if (pr == 1) {
+        r->kind = "skipped";
+        r->entry = compare_row_note(rows, i, r->why, NULL, n_tok, n_ctx);
+    } else if (pr == 2) {
+        r->kind = "failed";
+        row_failed(r->why, sizeof r->why, &stage, "template", rows->id[i], r->why);
+        r->entry = compare_row_note(rows, i, r->why, stage, n_tok, n_ctx);
+    } else {
+        const int n_used = p->n;
+        r->entry = run_prompt(rc, rows, i, p, r->why, sizeof r->why, &stage);
+        if (!r->entry && !r->why[0]) { /* interrupted between methods: this prompt is redone on --resume */
+            r->state = ROW_INTERRUPTED;
+            return;
+        }
+        if (!r->entry) {
+            r->kind = "failed";
+            r->entry = compare_row_note(rows, i, r->why, stage, n_tok, n_ctx);
+        } else if (n_tok > n_used) {
+            json_object_set_new(r->entry, "truncated", json_pack("{s:i, s:i}", "n_tokens", n_tok, "n_ctx", n_ctx));
+        }
+    }
+    if (!r->entry) r->state = ROW_NO_MEMORY;
+}
+
+/* --jobs: J threads take rows from one list, each with its own model handle
+ * (the model's scratch is per handle; memory-mapped weights are shared by
+ * the page cache) and its own prefix cache. A row's numbers do not depend
+ * on which job computed it nor on how many threads that job had, so the
+ * document equals a one-job run (tests/py/check_compare.py). Finished rows
+ * are handed to the main thread, which journals them and shows progress. */
+typedef struct job_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const cli_rows *rows;
+    int n_ctx;
+    const int *todo;
+    int n_todo, next;    /* rows handed out */
+    bool stop;           /* no more rows: a fatal row, or the journal failed */
+    row_result **queue;  /* finished rows not yet taken by the main thread */
+    int n_queued, n_taken, n_running;
+} job_pool;
+
+typedef struct job {
+    job_pool *pool;
+    run_ctx rc;
+    attrib_model *m;        /* owned unless it is the run's model */
+    attrib_prefix *prefix;  /* owned unless it is the run's prefix */
+    pthread_t thread;
+    bool started;
+} job;
+
+static void *job_main(void *arg) {
+    job *jb = arg;
+    job_pool *P = jb->pool;
+    for (;;) {
+        pthread_mutex_lock(&P->mu);
+        const int i = P->stop || compare_interrupted() || P->next >= P->n_todo ? -1 : P->todo[P->next++];
+        pthread_mutex_unlock(&P->mu);
+        if (i < 0) break;
+        row_result *r = malloc(sizeof *r);
+        if (r) compute_row(&jb->rc, P->rows, i, P->n_ctx, r);
+        pthread_mutex_lock(&P->mu);
+        if (r) P->queue[P->n_queued++] = r;
+        else P->stop = true; /* out of memory: the main thread reports it when the jobs are done */
+        pthread_cond_signal(&P->cv);
+        pthread_mutex_unlock(&P->mu);
+        if (!r) break;
+    }
+    pthread_mutex_lock(&P->mu);
+    P->n_running--;
+    pthread_cond_signal(&P->cv);
+    pthread_mutex_unlock(&P->mu);
+    return NULL;
+}
+
+/* Job K's run context: the run's model for job 0, a new handle otherwise
+ * (with its own prefix cache when the run has one). */
+static int job_setup(job *jb, const run_ctx *base, int k, int threads, const char **why) {
+    jb->rc = *base;
+    jb->m = base->m;
+    if (k > 0) {
+        if (!(jb->m = cli_load_model(base->a->model, threads, false))) return 1;
+        attrib_model_set_compute(jb->m, base->a->compute ? ATTRIB_COMPUTE_FAST : ATTRIB_COMPUTE_EXACT);
+        jb->rc.m = jb->m;
+        jb->rc.tok = attrib_model_tokenizer(jb->m);
+        if (base->prefix && !(jb->rc.prefix = jb->prefix = template_prefix(jb->m, jb->rc.tok, base->tmpl, why))) return 1;
+    } else {
+        attrib_model_set_threads(jb->m, threads);
+    }
+    return 0;
+}
+
+static void job_free(job *jb, const run_ctx *base) {
+    if (jb->prefix != base->prefix) attrib_prefix_free(jb->prefix);
+    if (jb->m != base->m) attrib_model_free(jb->m);
+}
+
+/* Where finished rows go: the journal at once, the document's slot of
+ * their row (the document lists rows in dataset order, however they
+ * finished), and the progress line. */
+typedef struct row_sink {
+    const compare_args *a;
+    const cli_rows *rows;
+    compare_journal *journal;
+    json_t **slot;          /* (rows->n) the record of each finished row */
+    const char **slot_kind; /* (rows->n) "prompt", "skipped" or "failed" */
+    int n_resumed, n_computed, n_skipped, n_failed;
+    bool show_progress;
+    const char *methods_arg;
+    double t_loop;
+} row_sink;
+
+/* Takes R's record (R->entry becomes the sink's). 0, or 1 when the run must
+ * stop (the reason printed). */
+static int sink_row(row_sink *k, row_result *r) {
+    const cli_rows *rows = k->rows;
+    const int i = r->index;
+    if (r->state == ROW_INTERRUPTED) return 0;
+    if (r->state == ROW_TOO_LONG_ERROR) {
+        fprintf(stderr, "%sattrib: error: prompt %s (index %lld): %s (--too-long error)\n", k->show_progress ? "\n" : "", rows->id[i],
+                (long long)rows->index[i], r->why);
+        if (k->a->out)
+            fprintf(stderr, "  the finished prompts are kept in %s: continue with --too-long skip (or truncate) and --resume\n",
+                    k->journal->path);
+        return 1;
+    }
+    if (r->state == ROW_NO_MEMORY) {
+        fprintf(stderr, "attrib: error: out of memory\n");
+        return 1;
+    }
+    if (compare_journal_append(k->journal, r->kind, r->entry)) return 1;
+    k->slot[i] = r->entry;
+    k->slot_kind[i] = r->kind;
+    r->entry = NULL;
+    k->n_computed++;
+    k->n_skipped += !strcmp(r->kind, "skipped");
+    k->n_failed += !strcmp(r->kind, "failed");
+    if (k->show_progress) {
+        /* the rate counts the rows computed by this process (not those resumed) */
+        const int done_rows = k->n_resumed + k->n_computed, left = rows->n - done_rows;
+        const double rate = k->n_computed / (cli_now() - k->t_loop), eta = left / rate;
+        fprintf(stderr, "\r  %s  prompt %d/%d", k->methods_arg, done_rows, rows->n);
+        if (k->n_resumed) fprintf(stderr, " (%d resumed)", k->n_resumed);
+        if (k->n_skipped || k->n_failed) fprintf(stderr, "  %d skipped, %d failed", k->n_skipped, k->n_failed);
+        fprintf(stderr, "  %.2f prompts/s  ETA ", rate);
+        if (eta < 120) fprintf(stderr, "%.0f s   ", eta);
+        else fprintf(stderr, "%d:%02d:%02d   ", (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
+    }
+    return 0;
+}
+
+/* Computes the rows TODO on N_JOBS threads of THREADS threads each (see
+ * job_pool), sinking each as it finishes. 0, or 1 when the run must stop;
+ * rows finished before the stop are sunk all the same. */
+static int run_jobs(const run_ctx *base, const cli_rows *rows, int n_ctx, const int *todo, int n_todo, int n_jobs, int threads,
+                    row_sink *sink) {
+    job_pool P;
+    memset(&P, 0, sizeof P);
+    pthread_mutex_init(&P.mu, NULL);
+    pthread_cond_init(&P.cv, NULL);
+    P.rows = rows;
+    P.n_ctx = n_ctx;
+    P.todo = todo;
+    P.n_todo = n_todo;
+    P.queue = calloc(n_todo ? (size_t)n_todo : 1, sizeof *P.queue);
+    job *jobs = calloc((size_t)n_jobs, sizeof *jobs);
+    int fatal = 0;
+    if (!P.queue || !jobs) {
+        fprintf(stderr, "attrib: error: out of memory\n");
+        fatal = 1;
+    }
+    for (int k = 0; !fatal && k < n_jobs; k++) {
+        const char *why = NULL;
+        jobs[k].pool = &P;
+        if (job_setup(&jobs[k], base, k, threads, &why)) {
+            fprintf(stderr, "attrib: error: cannot set up job %d of %d%s%s\n", k + 1, n_jobs, why ? ": no prefix cache: " : "",
+                    why ? why : "");
+            fatal = 1;
+        }
+    }
+    for (int k = 0; !fatal && k < n_jobs; k++) {
+        pthread_mutex_lock(&P.mu);
+        P.n_running++;
+        pthread_mutex_unlock(&P.mu);
+        if (pthread_create(&jobs[k].thread, NULL, job_main, &jobs[k])) {
+            fprintf(stderr, "attrib: error: cannot start job %d of %d\n", k + 1, n_jobs);
+            pthread_mutex_lock(&P.mu);
+            P.n_running--;
+            P.stop = true;
+            pthread_mutex_unlock(&P.mu);
+            fatal = 1;
+        } else {
+            jobs[k].started = true;
+        }
+    }
+    pthread_mutex_lock(&P.mu);
+    for (;;) {
+        while (P.n_taken == P.n_queued && P.n_running > 0) pthread_cond_wait(&P.cv, &P.mu);
+        if (P.n_taken == P.n_queued) break; /* every job has ended */
+        row_result *r = P.queue[P.n_taken++];
+        pthread_mutex_unlock(&P.mu);
+        const int stop = sink_row(sink, r);
+        json_decref(r->entry);
+        free(r);
+        pthread_mutex_lock(&P.mu);
+        if (stop) fatal = 1, P.stop = true;
+    }
+    const bool unfinished = P.stop && !fatal; /* a job ran out of memory */
+    pthread_mutex_unlock(&P.mu);
+    if (unfinished) {
+        fprintf(stderr, "attrib: error: out of memory\n");
+        fatal = 1;
+    }
+    for (int k = 0; jobs && k < n_jobs; k++) {
+        if (jobs[k].started) pthread_join(jobs[k].thread, NULL);
+        job_free(&jobs[k], base);
+    }
+    if (jobs) attrib_model_set_threads(base->m, base->a->threads); /* job 0 ran on the run's model */
+    free(jobs);
+    free(P.queue);
+    pthread_mutex_destroy(&P.mu);
+    pthread_cond_destroy(&P.cv);
+    return fatal;
+}
+
 static json_t *command_line(int argc, char **argv) {
     size_t len = 16;
     for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
@@ -621,6 +884,9 @@ int cmd_compare(int argc, char **argv) {
     json_t *doc = NULL, *prompts = NULL;
     compare_journal journal;
     memset(&journal, 0, sizeof journal);
+    json_t **slot = NULL;      /* each row's finished record, until the document takes it */
+    const char **slot_kind = NULL;
+    int *todo = NULL;          /* the rows to compute */
     rc = 1;
     /* --template auto / chat need the model's tokenizer: resolved below */
     const char *targ = a.data.template_arg;
@@ -763,69 +1029,59 @@ int cmd_compare(int argc, char **argv) {
         }
     }
     compare_signals_install();
-    int n_computed = 0, n_resumed = 0;
-    const double t_loop = cli_now();
-    for (int i = 0; i < rows.n && !compare_interrupted(); i++) {
+    /* rows finished before a stopped run come from its journal; the rest are computed */
+    const size_t n_slots = rows.n ? (size_t)rows.n : 1;
+    slot = calloc(n_slots, sizeof *slot);
+    slot_kind = calloc(n_slots, sizeof *slot_kind);
+    todo = malloc(n_slots * sizeof *todo);
+    if (!slot || !slot_kind || !todo) {
+        fprintf(stderr, "attrib: error: out of memory\n");
+        goto done;
+    }
+    row_sink sink = {.a = &a, .rows = &rows, .journal = &journal, .slot = slot, .slot_kind = slot_kind,
+                     .show_progress = show_progress, .methods_arg = methods_arg};
+    int n_todo = 0;
+    for (int i = 0; i < rows.n; i++) {
         json_t *old = compare_journal_find(&journal, rows.index[i]);
         if (old && (!json_object_get(old, "truncated") || a.too_long == COMPARE_TOO_LONG_TRUNCATE)) {
-            json_array_append(prompts, old); /* finished before the run was stopped */
-            n_resumed++;
-            continue;
-        }
-        attrib_prompt *p = NULL;
-        int n_tok = 0;
-        char why[1024] = "";
-        const char *stage = NULL, *kind = "prompt";
-        const int pr = compare_prepare_prompt(rcx.tok, rcx.tmpl, rows.text[i], n_ctx, a.too_long, &p, &n_tok, why, sizeof why);
-        json_t *entry = NULL;
-        if (pr == 1 && a.too_long == COMPARE_TOO_LONG_ERROR) {
-            fprintf(stderr, "%sattrib: error: prompt %s (index %lld): %s (--too-long error)\n", show_progress ? "\n" : "", rows.id[i],
-                    (long long)rows.index[i], why);
-            if (a.out)
-                fprintf(stderr, "  the finished prompts are kept in %s: continue with --too-long skip (or truncate) and --resume\n",
-                        journal.path);
-            goto done;
-        } else if (pr == 1) {
-            kind = "skipped";
-            entry = compare_row_note(&rows, i, why, NULL, n_tok, n_ctx);
-        } else if (pr == 2) {
-            kind = "failed";
-            row_failed(why, sizeof why, &stage, "template", rows.id[i], why);
-            entry = compare_row_note(&rows, i, why, stage, n_tok, n_ctx);
+            slot[i] = json_incref(old); /* finished before the run was stopped */
+            slot_kind[i] = "prompt";
+            sink.n_resumed++;
         } else {
-            const int n_used = p->n;
-            entry = run_prompt(&rcx, &rows, i, p, why, sizeof why, &stage);
-            if (!entry && !why[0]) break; /* interrupted between methods: this prompt is redone on --resume */
-            if (!entry) {
-                kind = "failed";
-                entry = compare_row_note(&rows, i, why, stage, n_tok, n_ctx);
-            } else if (n_tok > n_used) {
-                json_object_set_new(entry, "truncated", json_pack("{s:i, s:i}", "n_tokens", n_tok, "n_ctx", n_ctx));
-            }
+            todo[n_todo++] = i;
         }
-        if (!entry) {
+    }
+    const int n_jobs = a.jobs > n_todo ? (n_todo > 0 ? n_todo : 1) : a.jobs > 1 ? a.jobs : 1;
+    const int threads_all = a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const int threads_per_job = threads_all / n_jobs > 1 ? threads_all / n_jobs : 1;
+    json_t *machine = json_object_get(prov, "machine"); /* (not in the run's identity: the numbers do not depend on it) */
+    json_object_set_new(machine, "jobs", json_integer(n_jobs));
+    json_object_set_new(machine, "threads_per_job", json_integer(threads_per_job));
+    sink.t_loop = cli_now();
+    if (n_jobs > 1) {
+        if (run_jobs(&rcx, &rows, n_ctx, todo, n_todo, n_jobs, threads_per_job, &sink)) goto done;
+    } else {
+        row_result *r = malloc(sizeof *r);
+        if (!r) {
             fprintf(stderr, "attrib: error: out of memory\n");
             goto done;
         }
-        if (compare_journal_append(&journal, kind, entry)) {
-            json_decref(entry);
-            goto done;
+        int stop = 0;
+        for (int t = 0; t < n_todo && !compare_interrupted() && !stop; t++) {
+            compute_row(&rcx, &rows, todo[t], n_ctx, r);
+            if (r->state == ROW_INTERRUPTED) break;
+            stop = sink_row(&sink, r);
+            json_decref(r->entry);
         }
-        json_array_append_new(!strcmp(kind, "prompt") ? prompts : !strcmp(kind, "skipped") ? skipped : failed, entry);
-        n_computed++;
-        if (show_progress) {
-            /* the rate counts the rows computed by this process (not those resumed) */
-            const int done_rows = i + 1, left = rows.n - done_rows;
-            const double rate = n_computed / (cli_now() - t_loop), eta = left / rate;
-            fprintf(stderr, "\r  %s  prompt %d/%d", methods_arg, done_rows, rows.n);
-            if (n_resumed) fprintf(stderr, " (%d resumed)", n_resumed);
-            if (json_array_size(skipped) || json_array_size(failed))
-                fprintf(stderr, "  %zu skipped, %zu failed", json_array_size(skipped), json_array_size(failed));
-            fprintf(stderr, "  %.2f prompts/s  ETA ", rate);
-            if (eta < 120) fprintf(stderr, "%.0f s   ", eta);
-            else fprintf(stderr, "%d:%02d:%02d   ", (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
-        }
+        free(r);
+        if (stop) goto done;
     }
+    for (int i = 0; i < rows.n; i++) /* in dataset order */
+        if (slot[i]) {
+            json_array_append_new(!strcmp(slot_kind[i], "prompt") ? prompts : !strcmp(slot_kind[i], "skipped") ? skipped : failed, slot[i]);
+            slot[i] = NULL;
+        }
+    const int n_resumed = sink.n_resumed;
     if (show_progress && rows.n) fputc('\n', stderr);
     const size_t n_fin = json_array_size(prompts) + json_array_size(skipped) + json_array_size(failed);
     if (compare_interrupted() && n_fin < (size_t)rows.n) { /* (a signal after the last row: the run is complete) */
@@ -878,6 +1134,10 @@ int cmd_compare(int argc, char **argv) {
     compare_journal_close(&journal, true); /* the document holds every row now */
     rc = json_array_size(json_object_get(doc, "failed")) ? COMPARE_EXIT_ROWS_FAILED : 0;
 done:
+    for (int i = 0; slot && i < rows.n; i++) json_decref(slot[i]);
+    free(slot);
+    free(slot_kind);
+    free(todo);
     compare_journal_close(&journal, false);
     json_decref(doc);
     free(tmpl);
