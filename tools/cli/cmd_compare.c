@@ -979,6 +979,7 @@ int cmd_compare(int argc, char **argv) {
             else json_array_append_new(pairs, pr);
         }
     char *cpu = cpu_model();
+    const int threads_all = a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     json_t *fset = json_array();
     for (int j = 0; j < rcx.fo.n_fractions; j++) json_array_append_new(fset, json_real(rcx.fo.fractions[j]));
     json_t *prov = json_pack("{s:s, s:s, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:{s:o, s:i, s:i, s:i}, s:{s:s, s:i, s:s, s:s}}",
@@ -987,7 +988,7 @@ int cmd_compare(int argc, char **argv) {
                              "started", started, "model", model_provenance(m, a.model), "data", data_provenance(&a, &rows),
                              "classifier", classifier, "methods", settings, "faithfulness", "fractions", fset, "curve_points",
                              a.curve_points, "random_orders", a.random_orders, "bootstrap", a.bootstrap, "machine", "cpu",
-                             cpu ? cpu : "unknown", "threads", a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                             cpu ? cpu : "unknown", "threads", threads_all,
                              "blas", openblas_get_config(), "backend", "CPU");
     if (prov) /* the compute mode changes the numbers: shards to merge must agree on it */
         json_object_set_new(prov, "compute", json_string(a.compute ? "fast" : "exact"));
@@ -1051,8 +1052,8 @@ int cmd_compare(int argc, char **argv) {
             todo[n_todo++] = i;
         }
     }
-    const int n_jobs = a.jobs > n_todo ? (n_todo > 0 ? n_todo : 1) : a.jobs > 1 ? a.jobs : 1;
-    const int threads_all = a.threads ? a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int n_jobs = a.jobs > 1 ? a.jobs : 1;
+    if (n_jobs > n_todo) n_jobs = n_todo > 0 ? n_todo : 1; /* no idle handles */
     const int threads_per_job = threads_all / n_jobs > 1 ? threads_all / n_jobs : 1;
     json_t *machine = json_object_get(prov, "machine"); /* (not in the run's identity: the numbers do not depend on it) */
     json_object_set_new(machine, "jobs", json_integer(n_jobs));
