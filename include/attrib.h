@@ -199,6 +199,14 @@ attrib_status attrib_model_load(const char *path, const attrib_model_options *op
                                 attrib_model **model_out);
 void attrib_model_free(attrib_model *model);
 
+/* A second handle of MODEL, for another thread: it shares MODEL's weights,
+ * tokenizer and file mappings (nothing is read, converted or held twice)
+ * and has its own pass scratch, thread count and compute mode (both copied
+ * from MODEL). Passes on different handles may run at the same time; passes
+ * on one handle may not. Free every shared handle before MODEL itself.
+ * Sharing a shared handle shares the original. */
+attrib_status attrib_model_share(attrib_model *model, attrib_model **handle_out);
+
 /* Borrowed, valid while the model lives. */
 const attrib_model_info *attrib_model_get_info(const attrib_model *model);
 
@@ -561,7 +569,9 @@ typedef struct attrib_explain_options {
 
     uint64_t seed;               /* every random choice derives from it (default 0) */
     int batch;                   /* sequences per forward pass; 0 = automatic */
-    size_t memory_budget;        /* bytes of activations for batched passes; 0 = 256 MiB */
+    size_t memory_budget;        /* bytes of activations for batched passes (0 = 256 MiB for
+                                    gradient passes, 1 GiB for perturbation passes), and of
+                                    permutation Shapley's per-permutation KV caches (0 = 256 MiB) */
     /* Progress callback for long runs (may be NULL): done of total units. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;

@@ -394,6 +394,115 @@ static void test_prefix_reuse_equals_recomputation(void **state) {
     attrib_model_free(m);
 }
 
+/* Distinct coalitions along NP permutations of NF features (bitmasks). */
+static int64_t distinct_coalitions(const int *perms, int np, int nf) {
+    uint32_t seen[64 * 8];
+    int64_t cnt = 0;
+    for (int q = 0; q < np; q++) {
+        uint32_t set = 0;
+        for (int k = 1; k < nf; k++) {
+            set |= 1u << perms[q * nf + k - 1];
+            int dup = 0;
+            for (int64_t j = 0; j < cnt; j++) dup |= seen[j] == set;
+            if (!dup) seen[cnt++] = set;
+        }
+    }
+    return cnt;
+}
+
+/* Permutation chains (each coalition continuing from the previous one's
+ * stored keys and values) against the same coalitions built from the
+ * definition and run without a cache: every masking strategy, with every
+ * permutation in one group of slots, without room for two slots (the
+ * row-wise fallback), three slots, and one row per pass. Repeated coalitions (a
+ * duplicated permutation, shared first features) are evaluated once. */
+static void test_chains_equal_recomputation(void **state) {
+    (void)state;
+    attrib_model *m = load_stories(1);
+    const attrib_model_info *in = attrib_model_get_info(m);
+    const int n = 9, nf = 8, per = nf - 1, np = 8;
+    const attrib_mask_kind kinds[] = {ATTRIB_MASK_TOKEN, ATTRIB_MASK_ZERO, ATTRIB_MASK_DELETE, ATTRIB_MASK_ATTENTION};
+    const size_t slot = 2 * sizeof(float) * (size_t)in->n_layer * (size_t)in->n_head_kv * in->head_dim * (size_t)n;
+    const struct {
+        size_t budget;
+        int batch;
+    } cfg[] = {{0, 0}, {1, 0}, {3 * slot + 3, 0}, {0, 1}}; /* every permutation in one group of slots, no room for
+                                                               two slots, three slots, one row per pass */
+    /* permutations 0/1 and 4/5 are antithetic pairs, 2 repeats 0, 3 shares 0's first three features */
+    int perms[8][8] = {{3, 0, 6, 1, 7, 2, 5, 4}, {4, 5, 2, 7, 1, 6, 0, 3}, {3, 0, 6, 1, 7, 2, 5, 4}, {3, 0, 6, 5, 4, 2, 1, 7},
+                       {0, 1, 2, 3, 4, 5, 6, 7}, {7, 6, 5, 4, 3, 2, 1, 0}, {5, 2, 7, 0, 4, 6, 3, 1}, {1, 7, 4, 2, 0, 3, 6, 5}};
+    double vals[8 * 7], ref[8 * 7];
+    uint8_t present[8];
+    double worst = 0;
+    for (int kk = 0; kk < 4; kk++) {
+        test_ctx t0;
+        make_ctx(&t0, m, PROMPT, n, kinds[kk], 0, 0);
+        double scale = 0;
+        for (int q = 0; q < np; q++) {
+            memset(present, 0, sizeof present);
+            for (int k = 1; k <= per; k++) {
+                present[perms[q][k - 1]] = 1;
+                ref[q * per + k - 1] = full_value(m, PROMPT, n, t0.fot, present, kinds[kk], 0, t0.res.target_token);
+                scale = fmax(scale, fabs(ref[q * per + k - 1]));
+            }
+        }
+        for (int cc = 0; cc < 4; cc++) {
+            test_ctx t;
+            make_ctx(&t, m, PROMPT, n, kinds[kk], 0, cfg[cc].batch);
+            t.c.opt.memory_budget = cfg[cc].budget;
+            perturb_model *pm = NULL;
+            assert_int_equal(perturb_model_new(&t.c, &pm), ATTRIB_OK);
+            chain_fn chains = perturb_model_chain_fn(pm);
+            assert_non_null(chains);
+            int64_t evals = 0, nseq0, ntok0, nfull0, nseq, ntok, nfull;
+            perturb_model_counts(pm, &nseq0, &ntok0, &nfull0);
+            assert_int_equal(chains(pm, &perms[0][0], np, vals, &evals), ATTRIB_OK);
+            perturb_model_counts(pm, &nseq, &ntok, &nfull);
+            for (int k = 0; k < np * per; k++) {
+                const double err = fabs(vals[k] - ref[k]) / scale;
+                worst = fmax(worst, err);
+                if (err > 1e-5) fprintf(stderr, "mask %d config %d value %d: %.8f vs %.8f\n", kk, cc, k, vals[k], ref[k]);
+                assert_true(err <= 1e-5);
+            }
+            /* one group: each distinct coalition once (permutation 2 repeats 0, 3 shares 0's first three
+             * features, and 3 and 4 both end in feature 7) */
+            if (cfg[cc].budget == 0) assert_int_equal(evals, distinct_coalitions(&perms[0][0], np, nf));
+            /* no room for two slots: the row-wise value function, each distinct coalition once */
+            if (cfg[cc].budget == 1) assert_int_equal(evals, distinct_coalitions(&perms[0][0], np, nf));
+            if (cfg[cc].budget > 1) /* three slots: groups of permutations 0-2, 3-5, 6-7 share nothing */
+                assert_int_equal(evals, distinct_coalitions(&perms[0][0], 3, nf) + distinct_coalitions(&perms[3][0], 3, nf) +
+                                            distinct_coalitions(&perms[6][0], 2, nf));
+            assert_int_equal(nseq - nseq0, evals);
+            if (cfg[cc].batch == 1) {
+                /* no padding: every chained row starts at least where the cached sequences let it, and the
+                 * same coalitions through the row-wise value function (sequences 0 and 1 only) compute more */
+                assert_true(ntok - ntok0 < nfull - nfull0);
+                uint8_t rows[56][8];
+                const uint8_t *ptr[56];
+                for (int q = 0; q < np; q++) {
+                    memset(present, 0, sizeof present);
+                    for (int k = 1; k <= per; k++) {
+                        present[perms[q][k - 1]] = 1;
+                        memcpy(rows[q * per + k - 1], present, sizeof present);
+                        ptr[q * per + k - 1] = rows[q * per + k - 1];
+                    }
+                }
+                double v2[56];
+                int64_t s1, t1, f1, s2, t2, f2;
+                perturb_model_counts(pm, &s1, &t1, &f1);
+                assert_int_equal(perturb_model_values(pm, ptr, np * per, v2), ATTRIB_OK);
+                perturb_model_counts(pm, &s2, &t2, &f2);
+                fprintf(stderr, "mask %d, one row per pass: chains %lld tokens for %lld rows, row-wise %lld for %lld\n", kk,
+                        (long long)(ntok - ntok0), (long long)evals, (long long)(t2 - t1), (long long)(np * per));
+                assert_true(ntok - ntok0 < t2 - t1);
+            }
+            perturb_model_free(pm);
+        }
+    }
+    fprintf(stderr, "chains vs recomputation: worst relative error %.2e\n", worst);
+    attrib_model_free(m);
+}
+
 /* Explain-level axioms on the real model. */
 static attrib_result *explain(attrib_model *m, const int32_t *ids, int n, attrib_method meth, attrib_mask_kind mask,
                               int samples, uint64_t seed) {
@@ -625,6 +734,7 @@ int main(void) {
     }
     const struct CMUnitTest model[] = {
         cmocka_unit_test(test_prefix_reuse_equals_recomputation),
+        cmocka_unit_test(test_chains_equal_recomputation),
         cmocka_unit_test(test_axioms_real_model),
         cmocka_unit_test(test_symmetry_real_model),
         cmocka_unit_test(test_convergence_real_model),

@@ -485,7 +485,11 @@ attrib_status attrib_faithfulness_eval(attrib_model *m, const int32_t *ids, int 
     }
     if ((s = faith_check_options(&fo))) goto done; /* before the value function's passes */
     if ((s = perturb_model_new(&c, &pm))) goto done;
-    const perturb_game g = {c.n_features, perturb_model_values, pm, c.res->f_input, perturb_model_f_none(pm)};
+    const perturb_game g = {.n = c.n_features,
+                            .fn = perturb_model_values,
+                            .ctx = pm,
+                            .v_all = c.res->f_input,
+                            .v_none = perturb_model_f_none(pm)};
     s = faith_run(&g, scores, &fo, out);
 done:
     perturb_model_free(pm);

@@ -32,6 +32,22 @@
  * ATTRIB_LOGITS_LAST + lengths. Sequence positions equal the compacted
  * index, so DELETE's shifted positions are the forward pass's default
  * (cached length + t) and need no explicit positions.
+ *
+ * Permutation chains (permutation Shapley sampling). Coalition k + 1 of a
+ * permutation is coalition k plus one feature, so its input equals
+ * coalition k's up to that feature's first token. Each permutation gets a
+ * KV cache sequence of its own (a "slot"); the coalitions are evaluated
+ * level by level (coalition 1 of every permutation, then coalition 2, ...),
+ * and each continues from its own slot, or from the unmasked or fully
+ * masked sequence if one of those shares a longer prefix, and stores its
+ * keys and values back into the slot for the next level. Rows of a level
+ * are still sorted and split into passes (split_passes); a coalition that
+ * several permutations reach at the same level is computed once and its
+ * slot copied. A row padded to a pass of T tokens starts at its length - T
+ * instead, recomputing real tokens rather than padding (same cost), so a
+ * slot never holds more than the prompt. Slots cost n_layer * 2 * kv_dim
+ * floats per token; permutations run in groups of as many slots as
+ * opt.memory_budget (default CHAIN_BUDGET) holds.
  */
 #include "attribution/perturb.h"
 
@@ -51,6 +67,8 @@
 #define PASS_OVERHEAD_TOKENS 16
 /* Rows per pass when opt.batch is 0: bounds the (rows, V) logits buffer. */
 #define PASS_ROWS 256
+/* Bytes of permutation-chain KV slots when opt.memory_budget is 0. */
+#define CHAIN_BUDGET ((size_t)256 << 20)
 
 /* ------------------------------------------------ model-backed values */
 
@@ -382,6 +400,229 @@ done:
     return s;
 }
 
+/* ------------------------------------------------- permutation chains */
+
+/* Slots that fit the chain budget (at least one, at most WANT). */
+static int chain_slots(const perturb_model *pm, int want) {
+    const attrib_model_info *in = &pm->c->m->info;
+    const size_t budget = pm->c->opt.memory_budget ? pm->c->opt.memory_budget : CHAIN_BUDGET;
+    size_t per = 2 * sizeof(float) * (size_t)in->n_layer;
+    if (!attrib_mul_ok(per, (size_t)in->n_head_kv * in->head_dim, &per) || !attrib_mul_ok(per, (size_t)pm->n, &per)) return 1;
+    const size_t fit = budget / (per ? per : 1);
+    return fit < 1 ? 1 : (fit < (size_t)want ? (int)fit : want);
+}
+
+/* Scratch of one chains call: S slots of the prompt's length. */
+typedef struct chain_state {
+    attrib_cache *cache;   /* S sequences: slot q = permutation q of the group */
+    uint8_t *present;      /* (S, nf) the current level's coalitions */
+    int32_t *src, *slot_src; /* (S, n) compacted inputs: current level, held by each slot */
+    uint8_t *msk, *slot_msk;
+    int *len, *slot_len;   /* (S); slot_len -1 = slot empty */
+    int *leader;           /* (S) first permutation of the group with the same coalition */
+    double *val;           /* (S) */
+    row_plan *plan;        /* (S) seq: -1 = the slot itself, 0/1 = pm->cache */
+    int *order, *cut;      /* (S), (S + 1) */
+} chain_state;
+
+static void chain_state_free(chain_state *st) {
+    attrib_cache_free(st->cache);
+    free(st->present);
+    free(st->src);
+    free(st->slot_src);
+    free(st->msk);
+    free(st->slot_msk);
+    free(st->len);
+    free(st->slot_len);
+    free(st->leader);
+    free(st->val);
+    free(st->plan);
+    free(st->order);
+    free(st->cut);
+}
+
+static attrib_status chain_state_alloc(chain_state *st, const perturb_model *pm, int S) {
+    const size_t nf = (size_t)(pm->c->n_features > 0 ? pm->c->n_features : 1), n = (size_t)pm->n;
+    memset(st, 0, sizeof *st);
+    attrib_status s = attrib_cache_new(pm->c->m, S, pm->n, &st->cache);
+    if (s) return s;
+    st->present = attrib_calloc_array((size_t)S, nf);
+    st->src = attrib_calloc_array((size_t)S * n, sizeof(int32_t));
+    st->slot_src = attrib_calloc_array((size_t)S * n, sizeof(int32_t));
+    st->msk = attrib_calloc_array((size_t)S, n);
+    st->slot_msk = attrib_calloc_array((size_t)S, n);
+    st->len = attrib_calloc_array((size_t)S, sizeof(int));
+    st->slot_len = attrib_calloc_array((size_t)S, sizeof(int));
+    st->leader = attrib_calloc_array((size_t)S, sizeof(int));
+    st->val = attrib_calloc_array((size_t)S, sizeof(double));
+    st->plan = attrib_calloc_array((size_t)S, sizeof(row_plan));
+    st->order = attrib_calloc_array((size_t)S, sizeof(int));
+    st->cut = attrib_calloc_array((size_t)S + 1, sizeof(int));
+    if (!st->present || !st->src || !st->slot_src || !st->msk || !st->slot_msk || !st->len || !st->slot_len || !st->leader ||
+        !st->val || !st->plan || !st->order || !st->cut) {
+        chain_state_free(st);
+        return attrib_fail(ATTRIB_E_NOMEM, "out of memory for %d permutation chains", S);
+    }
+    return ATTRIB_OK;
+}
+
+/* Where row Q of a level continues from: its own slot (seq -1) or cached
+ * sequence 0/1, whichever shares the longer prefix. */
+static row_plan chain_plan(const perturb_model *pm, const chain_state *st, int q) {
+    const size_t n = (size_t)pm->n;
+    const int32_t *src = st->src + q * n;
+    const uint8_t *msk = st->msk + q * n;
+    row_plan p = {.seq = -1, .prefix = -1, .len = st->len[q]};
+    if (st->slot_len[q] >= 0)
+        p.prefix = common_prefix(src, msk, p.len, st->slot_src + q * n, st->slot_msk + q * n, st->slot_len[q]);
+    for (int s = 0; s < 2; s++) {
+        const int l = common_prefix(src, msk, p.len, pm->src[s], pm->msk[s], pm->len[s]);
+        if (l > p.prefix) {
+            p.prefix = l;
+            p.seq = s;
+        }
+    }
+    if (p.prefix >= p.len) p.prefix = p.len - 1; /* the last token always runs: its logits are the target */
+    return p;
+}
+
+/* Runs the rows ORDER[0..m) of one level (distinct coalitions, sorted by
+ * suffix), storing each into its slot; writes st->val. */
+static attrib_status chain_level(perturb_model *pm, chain_state *st, pass_buf *b, int m) {
+    explain_ctx *c = pm->c;
+    const size_t n = (size_t)pm->n;
+    attrib_status s = split_passes(pm, st->plan, st->order, m, st->cut);
+    if (s) return s;
+    for (int i = 0; i < m;) {
+        const int T = st->plan[st->order[i]].len - st->plan[st->order[i]].prefix;
+        const int rows = st->cut[i] - i;
+        for (int r = 0; r < rows; r++) {
+            const int q = st->order[i + r], L = st->len[q];
+            const int start = L > T ? L - T : 0; /* <= the prefix: T is the pass's longest suffix */
+            if (st->plan[q].seq < 0) s = attrib_cache_truncate(st->cache, q, start);
+            else s = cache_copy_seq(st->cache, q, pm->cache, st->plan[q].seq, start);
+            if (s) return s;
+            fill_row(pm, b, r, T, st->src + q * n, st->msk + q * n, start, L);
+            b->cache_seq[r] = q;
+            pm->n_tok_full += L;
+        }
+        attrib_batch bt = {.n_seq = rows,
+                           .n_tokens = T,
+                           .tokens = b->tokens,
+                           .embeddings = b->emb,
+                           .key_mask = b->key_mask,
+                           .lengths = b->lengths,
+                           .cache_seq = b->cache_seq,
+                           .store = 1,
+                           .logits_mode = ATTRIB_LOGITS_LAST};
+        if (pm->probe) { /* last-token pooling only (perturb_model_chain_fn) */
+            bt.hidden_layer = pm->probe->layer;
+            bt.hidden_out = b->hidden;
+        }
+        if ((s = attrib_forward(c->m, &bt, st->cache, b->logits))) return s;
+        for (int r = 0; r < rows; r++) {
+            const int q = st->order[i + r];
+            const double v = pm->probe ? attrib_probe_logit(pm->probe, b->hidden + (size_t)r * pm->C)
+                                       : explain_target_value(c, b->logits + (size_t)r * pm->V);
+            if (!isfinite(v)) return attrib_fail(ATTRIB_E_NUMERIC, "the target of a masked input is not finite");
+            st->val[q] = v;
+        }
+        pm->n_seq += rows;
+        pm->n_tok += (int64_t)rows * T;
+        i += rows;
+    }
+    return ATTRIB_OK;
+}
+
+/* Without room for two slots a level would be one row per pass: the
+ * coalitions go through the row-wise value function instead, each distinct
+ * one once, batched across permutations. */
+static attrib_status chains_rowwise(perturb_model *pm, const int *perms, int n_perm, double *values, int64_t *n_evals) {
+    const int nf = pm->c->n_features, per = nf - 1;
+    const size_t m = (size_t)n_perm * per;
+    uint8_t *rows = attrib_calloc_array(m, (size_t)nf);
+    const uint8_t **ptr = attrib_calloc_array(m, sizeof *ptr);
+    attrib_status s = ATTRIB_OK;
+    if (!rows || !ptr) {
+        s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int q = 0; q < n_perm; q++)
+        for (int k = 1; k <= per; k++) {
+            uint8_t *r = rows + ((size_t)q * per + k - 1) * nf;
+            if (k > 1) memcpy(r, r - nf, (size_t)nf);
+            r[perms[(size_t)q * nf + k - 1]] = 1;
+            ptr[(size_t)q * per + k - 1] = r;
+        }
+    const perturb_game g = {.n = nf, .fn = perturb_model_values, .ctx = pm, .v_all = pm->c->res->f_input, .v_none = pm->f_none};
+    s = perturb_eval_unique(&g, ptr, (int)m, values, n_evals);
+done:
+    free(rows);
+    free(ptr);
+    return s;
+}
+
+static attrib_status model_chains(void *ctx, const int *perms, int n_perm, double *values, int64_t *n_evals) {
+    perturb_model *pm = ctx;
+    const int nf = pm->c->n_features, per = nf - 1;
+    const size_t n = (size_t)pm->n;
+    if (per < 1 || n_perm < 1) return ATTRIB_OK;
+    const int S = chain_slots(pm, n_perm);
+    if (S < 2 && n_perm > 1) return chains_rowwise(pm, perms, n_perm, values, n_evals);
+    chain_state st;
+    pass_buf b = {0};
+    attrib_status s = chain_state_alloc(&st, pm, S);
+    if (s) return s;
+    size_t cap_tok = 1; /* the largest pass split_passes can form */
+    for (int T = 1; T <= pm->n; T++)
+        if ((size_t)pass_rows(pm, T, S) * T > cap_tok) cap_tok = (size_t)pass_rows(pm, T, S) * T;
+    if ((s = pass_buf_alloc(&b, pm, pass_rows(pm, 1, S), cap_tok))) goto done;
+    for (int g0 = 0; g0 < n_perm; g0 += S) {
+        const int G = n_perm - g0 < S ? n_perm - g0 : S;
+        memset(st.present, 0, (size_t)G * nf);
+        for (int q = 0; q < G; q++) st.slot_len[q] = -1;
+        for (int k = 1; k <= per; k++) {
+            int m = 0;
+            for (int q = 0; q < G; q++) {
+                uint8_t *pr = st.present + (size_t)q * nf;
+                pr[perms[(size_t)(g0 + q) * nf + k - 1]] = 1;
+                st.len[q] = build_seq(pm, pr, st.src + q * n, st.msk + q * n);
+                st.leader[q] = q;
+                for (int q2 = 0; q2 < q; q2++)
+                    if (st.leader[q2] == q2 && memcmp(st.present + (size_t)q2 * nf, pr, (size_t)nf) == 0) {
+                        st.leader[q] = q2;
+                        break;
+                    }
+                if (st.leader[q] != q) continue;
+                st.plan[q] = chain_plan(pm, &st, q);
+                st.order[m++] = q;
+            }
+            plan_order_ctx oc = {st.plan};
+            if ((s = attrib_sort_indices(st.order, m, cmp_plan, &oc))) goto done;
+            if ((s = chain_level(pm, &st, &b, m))) goto done;
+            for (int q = 0; q < G; q++) {
+                const int l = st.leader[q];
+                if (l != q && (s = cache_copy_seq(st.cache, q, st.cache, l, st.len[l]))) goto done;
+                memcpy(st.slot_src + q * n, st.src + l * n, (size_t)st.len[l] * sizeof(int32_t));
+                memcpy(st.slot_msk + q * n, st.msk + l * n, (size_t)st.len[l]);
+                st.slot_len[q] = st.len[l];
+                values[(size_t)(g0 + q) * per + k - 1] = st.val[l];
+            }
+            *n_evals += m;
+            pm->done += G;
+            if (pm->total > 0) explain_progress(pm->c, pm->done < pm->total ? pm->done : pm->total, pm->total);
+        }
+    }
+done:
+    pass_buf_free(&b);
+    chain_state_free(&st);
+    return s;
+}
+
+chain_fn perturb_model_chain_fn(const perturb_model *pm) {
+    return pm->probe && pm->probe->pool == ATTRIB_POOL_MEAN ? NULL : model_chains;
+}
+
 void perturb_model_free(perturb_model *pm) {
     if (!pm) return;
     attrib_cache_free(pm->cache);
@@ -606,7 +847,12 @@ static attrib_status perturb_run(explain_ctx *c, perturb_solve_fn solve) {
     if (s) return s;
     attrib_result *r = c->res;
     r->f_baseline = perturb_model_f_none(pm);
-    const perturb_game g = {.n = c->n_features, .fn = perturb_model_values, .ctx = pm, .v_all = r->f_input, .v_none = r->f_baseline};
+    const perturb_game g = {.n = c->n_features,
+                            .fn = perturb_model_values,
+                            .ctx = pm,
+                            .v_all = r->f_input,
+                            .v_none = r->f_baseline,
+                            .chains = perturb_model_chain_fn(pm)};
     if ((s = solve(c, pm, &g))) goto done;
     int64_t nseq = 0, ntok = 0, nfull = 0;
     perturb_model_counts(pm, &nseq, &ntok, &nfull);

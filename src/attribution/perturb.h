@@ -20,6 +20,14 @@
  * present (unmasked) in coalition k. Writes values[k]. */
 typedef attrib_status (*coalition_fn)(void *ctx, const uint8_t *const *present, int n_coalitions, double *values);
 
+/* Values along N_PERM permutations of the n features (PERMS: n_perm rows of
+ * n feature indices): VALUES[q * (n - 1) + k - 1] = v(the first k features
+ * of permutation q present), k = 1 .. n-1. A coalition that repeats within
+ * the call may be evaluated once; adds the evaluations made to *N_EVALS.
+ * Consecutive coalitions of a permutation differ by one feature, which a
+ * value function can exploit (the model's continues each from the last). */
+typedef attrib_status (*chain_fn)(void *ctx, const int *perms, int n_perm, double *values, int64_t *n_evals);
+
 /* A cooperative game over N features. The estimators never ask FN for the
  * empty or the full coalition: their values are given (for the model, f of
  * the unmasked input and f with every feature masked). */
@@ -29,6 +37,9 @@ typedef struct perturb_game {
     void *ctx;
     double v_all;  /* v(all features present) */
     double v_none; /* v(no feature present) */
+    /* optional: permutation sampling asks for whole permutations through it;
+     * NULL = their coalitions go to FN, each distinct one once */
+    chain_fn chains;
 } perturb_game;
 
 /* Coalitions handed to FN per call by the estimators (bounds their memory;
@@ -90,6 +101,9 @@ void perturb_model_free(perturb_model *pm);
 double perturb_model_f_none(const perturb_model *pm);
 /* The coalition_fn of the model (ctx = the perturb_model). */
 attrib_status perturb_model_values(void *pm, const uint8_t *const *present, int n_coalitions, double *values);
+/* The chain_fn of the model, or NULL where chains do not apply (a probe
+ * that mean-pools hidden states would need every chain's running sums). */
+chain_fn perturb_model_chain_fn(const perturb_model *pm);
 /* Counters: sequences evaluated, tokens computed (padding included), and the
  * tokens a full recomputation of the same sequences would have computed. */
 void perturb_model_counts(const perturb_model *pm, int64_t *n_seq, int64_t *n_tokens, int64_t *n_tokens_full);

@@ -13,9 +13,10 @@
  * Permutation sampling: for a permutation pi, adding the features in that
  * order gives n marginal contributions whose expectation over uniform
  * permutations is phi. Each permutation needs n - 1 evaluations (its empty
- * and full coalitions are given); permutations are drawn in antithetic
- * pairs (pi, reversed pi), which are negatively correlated and reduce the
- * variance. The estimate is the mean over permutations, so the efficiency
+ * and full coalitions are given; a coalition that several permutations
+ * reach, frequent with few features, is evaluated once); permutations are
+ * drawn in antithetic pairs (pi, reversed pi), which are negatively
+ * correlated and reduce the variance. The estimate is the mean over permutations, so the efficiency
  * axiom holds exactly for every sample size.
  *
  * KernelSHAP: phi is the solution of the weighted least-squares problem
@@ -193,17 +194,24 @@ attrib_status perturb_shapley_permutation(const perturb_game *g, int n_perm, int
                     pi[j] = t;
                 }
             }
-            /* coalition k (1..n-1): the first k features of pi present */
-            uint8_t *row = buf + (size_t)q * per * n;
-            memset(row, 0, (size_t)per * n);
-            for (int k = 1; k <= per; k++) {
-                uint8_t *r = row + (size_t)(k - 1) * n;
-                if (k > 1) memcpy(r, r - n, (size_t)n);
-                r[pi[k - 1]] = 1;
-            }
         }
-        if ((s = g->fn(g->ctx, ptr + 0, np * per, vals))) goto done;
-        *n_evals += (int64_t)np * per;
+        if (g->chains) {
+            s = g->chains(g->ctx, perm, np, vals, n_evals);
+        } else {
+            for (int q = 0; q < np; q++) {
+                /* coalition k (1..n-1): the first k features of pi present */
+                const int *pi = perm + (size_t)q * n;
+                uint8_t *row = buf + (size_t)q * per * n;
+                memset(row, 0, (size_t)per * n);
+                for (int k = 1; k <= per; k++) {
+                    uint8_t *r = row + (size_t)(k - 1) * n;
+                    if (k > 1) memcpy(r, r - n, (size_t)n);
+                    r[pi[k - 1]] = 1;
+                }
+            }
+            s = perturb_eval_unique(g, ptr, np * per, vals, n_evals);
+        }
+        if (s) goto done;
         for (int q = 0; q < np; q++) {
             const int *pi = perm + (size_t)q * n;
             const double *v = vals + (size_t)q * per;

@@ -633,8 +633,25 @@ attrib_status attrib_model_load(const char *path, const attrib_model_options *op
     return ATTRIB_OK;
 }
 
+attrib_status attrib_model_share(attrib_model *m, attrib_model **handle_out) {
+    if (!m || !handle_out) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_model_share: NULL argument");
+    attrib_model *h = attrib_calloc_array(1, sizeof *h);
+    if (!h) return attrib_fail(ATTRIB_E_NOMEM, "out of memory");
+    *h = *m;
+    h->work = NULL;
+    h->work_cap = 0;
+    h->owner = m->owner ? m->owner : m;
+    *handle_out = h;
+    return ATTRIB_OK;
+}
+
 void attrib_model_free(attrib_model *m) {
     if (!m) return;
+    if (m->owner) { /* a shared handle: the weights, tokenizer and files are the owner's */
+        free(m->work);
+        free(m);
+        return;
+    }
     attrib_tokenizer_free(m->tok);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

@@ -89,6 +89,9 @@ struct attrib_model {
     float *work;                    /* activations of the current pass */
     size_t work_cap;                /* floats */
     char sha256[65];                /* hex digest of the weight files, "" until computed */
+    /* NULL, or the handle whose weights, tokenizer and files this one borrows
+     * (attrib_model_share): it owns nothing but itself and its scratch */
+    const attrib_model *owner;
 };
 
 /* Registers BUF as owned by the model (freed with it). Returns false on OOM,

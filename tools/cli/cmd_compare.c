@@ -625,8 +625,8 @@ static void compute_row(const run_ctx *rc, const cli_rows *rows, int i, int n_ct
 }
 
 /* --jobs: J threads take rows from one list, each with its own model handle
- * (the model's scratch is per handle; memory-mapped weights are shared by
- * the page cache) and its own prefix cache. A row's numbers do not depend
+ * (attrib_model_share: the weights and tokenizer are the run's, the pass
+ * scratch is the handle's) and its own prefix cache. A row's numbers do not depend
  * on which job computed it nor on how many threads that job had, so the
  * document equals a one-job run (tests/py/check_compare.py). Finished rows
  * are handed to the main thread, which journals them and shows progress. */
@@ -675,14 +675,18 @@ static void *job_main(void *arg) {
     return NULL;
 }
 
-/* Job K's run context: the run's model for job 0, a new handle otherwise
- * (with its own prefix cache when the run has one). */
+/* Job K's run context: the run's model for job 0, a shared handle of it
+ * otherwise (with its own prefix cache when the run has one). */
 static int job_setup(job *jb, const run_ctx *base, int k, int threads, const char **why) {
     jb->rc = *base;
     jb->m = base->m;
     if (k > 0) {
-        if (!(jb->m = cli_load_model(base->a->model, threads, false))) return 1;
-        attrib_model_set_compute(jb->m, base->a->compute ? ATTRIB_COMPUTE_FAST : ATTRIB_COMPUTE_EXACT);
+        if (attrib_model_share(base->m, &jb->m)) {
+            jb->m = base->m;
+            fprintf(stderr, "attrib: error: %s\n", attrib_last_error());
+            return 1;
+        }
+        attrib_model_set_threads(jb->m, threads);
         jb->rc.m = jb->m;
         jb->rc.tok = attrib_model_tokenizer(jb->m);
         if (base->prefix && !(jb->rc.prefix = jb->prefix = template_prefix(jb->m, jb->rc.tok, base->tmpl, why))) return 1;
