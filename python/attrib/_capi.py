@@ -152,6 +152,7 @@ _SIGNATURES = {
     "attrib_model_default_options": (ModelOptions, []),
     "attrib_model_load": (c_int, [c_char_p, POINTER(ModelOptions), POINTER(_P)]),
     "attrib_model_free": (None, [_P]),
+    "attrib_model_share": (c_int, [_P, POINTER(_P)]),
     "attrib_model_get_info": (POINTER(ModelInfoC), [_P]),
     "attrib_model_tokenizer": (_P, [_P]),
     "attrib_model_set_threads": (None, [_P, c_int]),

@@ -4,12 +4,14 @@
 A Model owns one attrib_model handle. The C library allows one thread at a
 time per handle, so every call into it takes the model's lock; two Model
 objects run in parallel from two threads, because ctypes releases the GIL
-for the length of each C call.
+for the length of each C call. Model.share() gives the second one without
+loading the weights again.
 """
 import ctypes
 import dataclasses
 import threading
 import typing
+import weakref
 from ctypes import byref, c_int32, c_size_t, c_void_p
 
 import numpy as np
@@ -122,13 +124,46 @@ class Model:
         opt.check_weights = 1 if check_weights else 0
         h = c_void_p()
         check(lib.attrib_model_load(_text_bytes(str(path), "path"), byref(opt), byref(h)), "cannot load %s" % path)
+        self._adopt(h, str(path), None)
+        self.compute = compute
+
+    def _adopt(self, h, path, owner):
         self._h = h
-        self.path = str(path)
+        self.path = path
         self.info = ModelInfo._from_c(lib.attrib_model_get_info(h).contents)
         self._tok = lib.attrib_model_tokenizer(h)
-        self._sha = None
-        self._pieces = {}  # id -> piece bytes (the vocabulary never changes)
-        self.compute = compute
+        self._sha = owner._sha if owner else None
+        self._pieces = owner._pieces if owner else {}  # id -> piece bytes (the vocabulary never changes)
+        self._owner = owner  # keeps the weights' owner alive while this handle lives
+        self._shares = weakref.WeakSet()
+
+    def share(self, threads=None):
+        """A second Model on this one's weights and tokenizer, for another thread.
+
+        Nothing is loaded again (attrib_model_share): the new Model has its own
+        scratch memory, thread count (`threads`, default this model's) and
+        compute mode (copied), so the two can explain at the same time from two
+        Python threads, each on one of them. Its results equal this model's.
+        Closing this model first closes its shares.
+
+            base = attrib.Model("model.gguf", threads=1)
+            other = base.share()
+            # thread 1: base.explain(...); thread 2: other.explain(...)
+        """
+        owner = self._owner or self
+        with self._lock:
+            h = c_void_p()
+            check(lib.attrib_model_share(self._handle(), byref(h)), "cannot share %s" % self.path)
+        m = Model.__new__(Model)
+        m._lock = threading.RLock()
+        m.threads = self.threads if threads is None else int(threads)
+        if m.threads < 0:
+            lib.attrib_model_free(h)
+            raise ValueError("threads must be >= 0 (0 = every online CPU)")
+        m._adopt(h, self.path, owner)
+        lib.attrib_model_set_threads(h, m.threads)
+        owner._shares.add(m)
+        return m
 
     @property
     def compute(self):
@@ -145,6 +180,8 @@ class Model:
     # -- lifetime ---------------------------------------------------------
     def close(self):
         """Frees the model (also done by `with` and by garbage collection)."""
+        for sh in list(getattr(self, "_shares", ())):
+            sh.close()  # the C library wants shared handles freed before their owner
         with self._lock:
             if self._h:
                 lib.attrib_model_free(self._h)

@@ -52,6 +52,43 @@ def test_two_threads_two_models(attrib):
         m.close()
 
 
+def test_two_threads_one_model_shared(attrib):
+    """Model.share(): a second handle on the same weights explains at the same
+    time as the first, with the same results; closing the owner closes it."""
+    need(STORIES)
+    base = attrib.Model(STORIES, threads=1)
+    other = base.share()
+    assert other.info == base.info and other.threads == 1
+    models = [base, other]
+    expected = [base.explain(TEXT, method="ig", n_steps=48), base.explain(TEXT[:60], method="ig", n_steps=48)]
+    texts = [TEXT, TEXT[:60]]
+    barrier = threading.Barrier(2)
+    out = [None, None]
+
+    def work(k):
+        barrier.wait()
+        out[k] = models[k].explain(texts[k], method="ig", n_steps=48)
+
+    for _ in range(3):
+        ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if certain_overlap(out[0], out[1]):
+            break
+    for k in range(2):
+        assert (out[k].scores == expected[k].scores).all()
+    assert certain_overlap(out[0], out[1]), "the two explain calls never ran at the same time"
+    base.close()
+    try:
+        other.explain(TEXT, method="saliency")
+    except ValueError as e:
+        assert "closed" in str(e)
+    else:
+        raise AssertionError("a share of a closed model still ran")
+
+
 def test_python_runs_while_c_computes(attrib):
     """A pure-Python loop keeps running in the main thread during a C call."""
     m = attrib.Model(need(STORIES), threads=1)
