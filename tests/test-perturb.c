@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "attribution/perturb.h"
+#include "task/probe.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------- synthetic games */
@@ -503,6 +504,66 @@ static void test_chains_equal_recomputation(void **state) {
     attrib_model_free(m);
 }
 
+/* Chains with a probe target (last-token pooling after block 3 of 5: the
+ * slots hold keys and values of the first three blocks only) against the
+ * probe's logit of every masked input run alone; a mean-pooling probe has
+ * no chains (it would need every chain's running sums). */
+static void test_chains_probe_target(void **state) {
+    (void)state;
+    attrib_model *m = load_stories(1);
+    const int C = attrib_model_get_info(m)->n_embd;
+    const int n = 9, nf = 8, per = nf - 1, np = 4;
+    float *w = calloc((size_t)C, sizeof(float)), *mean = calloc((size_t)C, sizeof(float));
+    float *scale = calloc((size_t)C, sizeof(float)), *h = calloc((size_t)C, sizeof(float));
+    assert_true(w && mean && scale && h);
+    for (int d = 0; d < C; d++) {
+        w[d] = (float)sin(0.7 * d + 0.3);
+        mean[d] = 0.01f * (float)(d % 7);
+        scale[d] = 1.0f + 0.1f * (float)(d % 3);
+    }
+    attrib_probe probe = {.layer = 3, .pool = ATTRIB_POOL_LAST, .dim = C, .w = w, .mean = mean, .scale = scale, .bias = 0.25f};
+    int perms[4][8] = {{3, 0, 6, 1, 7, 2, 5, 4}, {4, 5, 2, 7, 1, 6, 0, 3}, {0, 1, 2, 3, 4, 5, 6, 7}, {7, 6, 5, 4, 3, 2, 1, 0}};
+    double vals[4 * 7], worst = 0, scale_v = 0, ref[4 * 7];
+    int32_t ids[9];
+    for (int q = 0; q < np; q++) {
+        uint8_t present[8] = {0};
+        for (int k = 1; k <= per; k++) {
+            present[perms[q][k - 1]] = 1;
+            for (int i = 0; i < n; i++) ids[i] = i == 0 || present[i - 1] ? PROMPT[i] : 0; /* token masking, mask id 0 */
+            assert_int_equal(probe_features_one(m, ids, n, probe.layer, ATTRIB_POOL_LAST, h), ATTRIB_OK);
+            ref[q * per + k - 1] = attrib_probe_logit(&probe, h);
+            scale_v = fmax(scale_v, fabs(ref[q * per + k - 1]));
+        }
+    }
+    test_ctx t;
+    make_ctx(&t, m, PROMPT, n, ATTRIB_MASK_TOKEN, 0, 0);
+    t.c.probe = &probe;
+    perturb_model *pm = NULL;
+    assert_int_equal(perturb_model_new(&t.c, &pm), ATTRIB_OK);
+    chain_fn chains = perturb_model_chain_fn(pm);
+    assert_non_null(chains);
+    int64_t evals = 0;
+    assert_int_equal(chains(pm, &perms[0][0], np, vals, &evals), ATTRIB_OK);
+    for (int k = 0; k < np * per; k++) {
+        const double err = fabs(vals[k] - ref[k]) / scale_v;
+        worst = fmax(worst, err);
+        assert_true(err <= 1e-5);
+    }
+    perturb_model_free(pm);
+    probe.pool = ATTRIB_POOL_MEAN;
+    make_ctx(&t, m, PROMPT, n, ATTRIB_MASK_TOKEN, 0, 0);
+    t.c.probe = &probe;
+    assert_int_equal(perturb_model_new(&t.c, &pm), ATTRIB_OK);
+    assert_null(perturb_model_chain_fn(pm));
+    perturb_model_free(pm);
+    fprintf(stderr, "chains with a probe target vs each input alone: worst relative error %.2e\n", worst);
+    free(w);
+    free(mean);
+    free(scale);
+    free(h);
+    attrib_model_free(m);
+}
+
 /* Explain-level axioms on the real model. */
 static attrib_result *explain(attrib_model *m, const int32_t *ids, int n, attrib_method meth, attrib_mask_kind mask,
                               int samples, uint64_t seed) {
@@ -735,6 +796,7 @@ int main(void) {
     const struct CMUnitTest model[] = {
         cmocka_unit_test(test_prefix_reuse_equals_recomputation),
         cmocka_unit_test(test_chains_equal_recomputation),
+        cmocka_unit_test(test_chains_probe_target),
         cmocka_unit_test(test_axioms_real_model),
         cmocka_unit_test(test_symmetry_real_model),
         cmocka_unit_test(test_convergence_real_model),
