@@ -25,16 +25,14 @@ def certain_overlap(a, b):
     return latest_start(a) < earliest_end(b) and latest_start(b) < earliest_end(a)
 
 
-def test_two_threads_two_models(attrib):
-    need(STORIES)
-    models = [attrib.Model(STORIES, threads=1), attrib.Model(STORIES, threads=1)]
-    expected = [m.explain(TEXT, method="ig", n_steps=48) for m in models]
+def explain_at_once(models, texts):
+    """explain(texts[k]) on models[k] from two threads started together; retried when they did not overlap."""
     barrier = threading.Barrier(2)
     out = [None, None]
 
     def work(k):
         barrier.wait()
-        out[k] = models[k].explain(TEXT, method="ig", n_steps=48)
+        out[k] = models[k].explain(texts[k], method="ig", n_steps=48)
 
     for _ in range(3):  # a thread may be descheduled long enough for one call to finish before the other starts
         ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]
@@ -44,10 +42,18 @@ def test_two_threads_two_models(attrib):
             t.join()
         if certain_overlap(out[0], out[1]):
             break
-    for k in range(2):
-        assert (out[k].scores == expected[k].scores).all()
     assert certain_overlap(out[0], out[1]), "the two explain calls never ran at the same time: %r" % (
         [(a._rec["entered"], a._rec["returned"], a.cost.seconds) for a in out],)
+    return out
+
+
+def test_two_threads_two_models(attrib):
+    need(STORIES)
+    models = [attrib.Model(STORIES, threads=1), attrib.Model(STORIES, threads=1)]
+    expected = [m.explain(TEXT, method="ig", n_steps=48) for m in models]
+    out = explain_at_once(models, [TEXT, TEXT])
+    for k in range(2):
+        assert (out[k].scores == expected[k].scores).all()
     for m in models:
         m.close()
 
@@ -59,27 +65,11 @@ def test_two_threads_one_model_shared(attrib):
     base = attrib.Model(STORIES, threads=1)
     other = base.share()
     assert other.info == base.info and other.threads == 1
-    models = [base, other]
-    expected = [base.explain(TEXT, method="ig", n_steps=48), base.explain(TEXT[:60], method="ig", n_steps=48)]
     texts = [TEXT, TEXT[:60]]
-    barrier = threading.Barrier(2)
-    out = [None, None]
-
-    def work(k):
-        barrier.wait()
-        out[k] = models[k].explain(texts[k], method="ig", n_steps=48)
-
-    for _ in range(3):
-        ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        if certain_overlap(out[0], out[1]):
-            break
+    expected = [base.explain(t, method="ig", n_steps=48) for t in texts]
+    out = explain_at_once([base, other], texts)
     for k in range(2):
         assert (out[k].scores == expected[k].scores).all()
-    assert certain_overlap(out[0], out[1]), "the two explain calls never ran at the same time"
     base.close()
     try:
         other.explain(TEXT, method="saliency")
