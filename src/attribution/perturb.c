@@ -47,7 +47,8 @@
  * instead, recomputing real tokens rather than padding (same cost), so a
  * slot never holds more than the prompt. Slots cost n_layer * 2 * kv_dim
  * floats per token; permutations run in groups of as many slots as
- * opt.memory_budget (default CHAIN_BUDGET) holds.
+ * opt.memory_budget (default CHAIN_BUDGET) holds, and without room for two
+ * the model offers no chains (perturb_model_chain_fn).
  */
 #include "attribution/perturb.h"
 
@@ -534,41 +535,12 @@ static attrib_status chain_level(perturb_model *pm, chain_state *st, pass_buf *b
     return ATTRIB_OK;
 }
 
-/* Without room for two slots a level would be one row per pass: the
- * coalitions go through the row-wise value function instead, each distinct
- * one once, batched across permutations. */
-static attrib_status chains_rowwise(perturb_model *pm, const int *perms, int n_perm, double *values, int64_t *n_evals) {
-    const int nf = pm->c->n_features, per = nf - 1;
-    const size_t m = (size_t)n_perm * per;
-    uint8_t *rows = attrib_calloc_array(m, (size_t)nf);
-    const uint8_t **ptr = attrib_calloc_array(m, sizeof *ptr);
-    attrib_status s = ATTRIB_OK;
-    if (!rows || !ptr) {
-        s = attrib_fail(ATTRIB_E_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int q = 0; q < n_perm; q++)
-        for (int k = 1; k <= per; k++) {
-            uint8_t *r = rows + ((size_t)q * per + k - 1) * nf;
-            if (k > 1) memcpy(r, r - nf, (size_t)nf);
-            r[perms[(size_t)q * nf + k - 1]] = 1;
-            ptr[(size_t)q * per + k - 1] = r;
-        }
-    const perturb_game g = {.n = nf, .fn = perturb_model_values, .ctx = pm, .v_all = pm->c->res->f_input, .v_none = pm->f_none};
-    s = perturb_eval_unique(&g, ptr, (int)m, values, n_evals);
-done:
-    free(rows);
-    free(ptr);
-    return s;
-}
-
 static attrib_status model_chains(void *ctx, const int *perms, int n_perm, double *values, int64_t *n_evals) {
     perturb_model *pm = ctx;
     const int nf = pm->c->n_features, per = nf - 1;
     const size_t n = (size_t)pm->n;
     if (per < 1 || n_perm < 1) return ATTRIB_OK;
     const int S = chain_slots(pm, n_perm);
-    if (S < 2 && n_perm > 1) return chains_rowwise(pm, perms, n_perm, values, n_evals);
     chain_state st;
     pass_buf b = {0};
     attrib_status s = chain_state_alloc(&st, pm, S);
@@ -620,6 +592,9 @@ done:
 }
 
 chain_fn perturb_model_chain_fn(const perturb_model *pm) {
+    /* without room for two slots a level would be one row per pass: the
+     * estimator's row-wise path batches across permutations instead */
+    if (chain_slots(pm, 2) < 2) return NULL;
     return pm->probe && pm->probe->pool == ATTRIB_POOL_MEAN ? NULL : model_chains;
 }
 

@@ -101,8 +101,9 @@ void perturb_model_free(perturb_model *pm);
 double perturb_model_f_none(const perturb_model *pm);
 /* The coalition_fn of the model (ctx = the perturb_model). */
 attrib_status perturb_model_values(void *pm, const uint8_t *const *present, int n_coalitions, double *values);
-/* The chain_fn of the model, or NULL where chains do not apply (a probe
- * that mean-pools hidden states would need every chain's running sums). */
+/* The chain_fn of the model, or NULL where chains do not apply: a probe
+ * that mean-pools hidden states (it would need every chain's running sums),
+ * or a memory budget without room for two chains. */
 chain_fn perturb_model_chain_fn(const perturb_model *pm);
 /* Counters: sequences evaluated, tokens computed (padding included), and the
  * tokens a full recomputation of the same sequences would have computed. */
