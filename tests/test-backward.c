@@ -160,21 +160,21 @@ static void test_swiglu_backward(void **state) {
 }
 
 /* ---- causal GQA attention ---- */
-enum { AB = 2, AT = 5, AH = 4, AKV = 2, AD = 6 };
+enum { AB = 2, AT = 5, AH = 4, AKV = 2, AD = 6, LD = 44 }; /* LD: the kernels' 32-lane, 8-lane and scalar paths */
 typedef struct { float *q, *k, *v; const float *ww; } att_ctx;
 static double att_loss(void *p, const float *unused) {
     (void)unused;
     att_ctx *c = p;
-    float out[AB * AT * AH * AD], scratch[2 * AT];
+    float out[AB * AT * AH * LD], scratch[2 * AT];
     attn_kv_view views[AB];
     memset(views, 0, sizeof views);
-    attention_forward(out, c->q, c->k, c->v, NULL, views, AB, AT, AH, AKV, AD, NULL, scratch, 1);
+    attention_forward(out, c->q, c->k, c->v, NULL, views, AB, AT, AH, AKV, LD, NULL, scratch, 1);
     return dot(out, c->ww, sizeof out / 4);
 }
 static void test_attention_backward(void **state) {
     (void)state;
-    static float q[AB * AT * AH * AD], k[AB * AT * AKV * AD], v[AB * AT * AKV * AD], ww[AB * AT * AH * AD];
-    static float out[AB * AT * AH * AD], lse[AB * AT * AH], dq[sizeof q / 4], dk[sizeof k / 4], dv[sizeof v / 4];
+    static float q[AB * AT * AH * LD], k[AB * AT * AKV * LD], v[AB * AT * AKV * LD], ww[AB * AT * AH * LD];
+    static float out[AB * AT * AH * LD], lse[AB * AT * AH], dq[sizeof q / 4], dk[sizeof k / 4], dv[sizeof v / 4];
     float scratch[4 * AT];
     fill(q, sizeof q / 4, 1.5);
     fill(k, sizeof k / 4, 1.5);
@@ -182,8 +182,8 @@ static void test_attention_backward(void **state) {
     fill(ww, sizeof ww / 4, 1.0);
     attn_kv_view views[AB];
     memset(views, 0, sizeof views);
-    attention_forward(out, q, k, v, NULL, views, AB, AT, AH, AKV, AD, lse, scratch, 1);
-    attention_backward(dq, dk, dv, ww, q, k, v, lse, AB, AT, AH, AKV, AD, scratch, 1);
+    attention_forward(out, q, k, v, NULL, views, AB, AT, AH, AKV, LD, lse, scratch, 1);
+    attention_backward(dq, dk, dv, ww, q, k, v, lse, AB, AT, AH, AKV, LD, scratch, 1);
     att_ctx c = {q, k, v, ww};
     report("attention d/dq", fd_compare(q, sizeof q / 4, dq, att_loss, &c, 2e-2));
     report("attention d/dk", fd_compare(k, sizeof k / 4, dk, att_loss, &c, 2e-2));

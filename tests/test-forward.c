@@ -98,28 +98,34 @@ static void test_rope_layouts(void **state) {
     }
 }
 
-/* Attention by its definition, in double, with a prefix and a key mask. */
-static void test_attention_vs_definition(void **state) {
-    (void)state;
-    enum { B = 2, T = 5, H = 4, Hkv = 2, D = 6, P = 3 };
+/* Attention by its definition, in double, with a prefix and a key mask.
+ * D = 6 takes only the kernels' scalar tail; D = 44 takes their 32-lane,
+ * 8-lane and scalar paths in turn. */
+static void attention_vs_definition(int D) {
+    enum { B = 2, T = 5, H = 4, Hkv = 2, P = 3 };
     const int qd = H * D, kvd = Hkv * D;
-    float q[B * T * qd], k[B * T * kvd], v[B * T * kvd], pk[P * kvd], pv[P * kvd], out[B * T * qd];
+    float *q = malloc(sizeof(float) * B * T * qd), *k = malloc(sizeof(float) * B * T * kvd);
+    float *v = malloc(sizeof(float) * B * T * kvd), *pk = malloc(sizeof(float) * P * kvd);
+    float *pv = malloc(sizeof(float) * P * kvd), *out = malloc(sizeof(float) * B * T * qd);
+    double *o = malloc(sizeof(double) * D);
+    assert_non_null(q && k && v && pk && pv && out && o);
     float scratch[2 * (P + T)];
     uint8_t mask[B * T] = {1, 1, 0, 1, 1, 1, 1, 1, 1, 0};
     uint8_t pmask[P] = {1, 0, 1};
-    fill(q, sizeof q / 4, 1.0f);
-    fill(k, sizeof k / 4, 1.0f);
-    fill(v, sizeof v / 4, 1.0f);
-    fill(pk, sizeof pk / 4, 1.0f);
-    fill(pv, sizeof pv / 4, 1.0f);
+    fill(q, (size_t)B * T * qd, 1.0f);
+    fill(k, (size_t)B * T * kvd, 1.0f);
+    fill(v, (size_t)B * T * kvd, 1.0f);
+    fill(pk, (size_t)P * kvd, 1.0f);
+    fill(pv, (size_t)P * kvd, 1.0f);
     attn_kv_view views[B] = {{pk, pv, pmask, P, NULL}, {NULL, NULL, NULL, 0, NULL}};
     attention_forward(out, q, k, v, mask, views, B, T, H, Hkv, D, NULL, scratch, 2);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int t = 0; t < T; t++) {
                 const int kvh = h / (H / Hkv), Pb = views[b].P;
-                double s[P + T], mx = -INFINITY, sum = 0, o[D] = {0};
+                double s[P + T], mx = -INFINITY, sum = 0;
                 int vis[P + T];
+                memset(o, 0, sizeof(double) * D);
                 for (int j = 0; j < Pb + t + 1; j++) {
                     const float *kk = j < Pb ? pk + j * kvd + kvh * D : k + (b * T + j - Pb) * kvd + kvh * D;
                     vis[j] = j < Pb ? pmask[j] : mask[b * T + j - Pb];
@@ -136,6 +142,13 @@ static void test_attention_vs_definition(void **state) {
                 }
                 for (int d = 0; d < D; d++) assert_true(fabs(out[(b * T + t) * qd + h * D + d] - o[d]) < 1e-5);
             }
+    free(q), free(k), free(v), free(pk), free(pv), free(out), free(o);
+}
+
+static void test_attention_vs_definition(void **state) {
+    (void)state;
+    attention_vs_definition(6);
+    attention_vs_definition(44);
 }
 
 /* Per-head RMSNorm (Qwen3 / Gemma 3 q_norm and k_norm): q (N, H*D) viewed as

@@ -220,6 +220,73 @@ static inline int attn_key_visible(const attn_cfg *c, const attn_kv_view *vw, co
     return !c->window || pq - pk < c->window;
 }
 
+typedef float attn_v8 __attribute__((vector_size(32)));
+
+static inline attn_v8 attn_load8(const float *p) {
+    attn_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* a.b over D floats in 32 lanes (four vectors of 8) summed in a fixed order.
+ * A single running sum is a chain of dependent adds that the compiler may not
+ * reorder; four independent vector sums keep the adder busy. The result
+ * depends only on the two vectors, so every pass that recomputes a score
+ * (attention_probs, the backward) gets the forward's value bit for bit. */
+static inline float attn_dot(const float *a, const float *b, int D) {
+    attn_v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int d = 0;
+    for (; d + 32 <= D; d += 32) {
+        s0 += attn_load8(a + d) * attn_load8(b + d);
+        s1 += attn_load8(a + d + 8) * attn_load8(b + d + 8);
+        s2 += attn_load8(a + d + 16) * attn_load8(b + d + 16);
+        s3 += attn_load8(a + d + 24) * attn_load8(b + d + 24);
+    }
+    for (; d + 8 <= D; d += 8) s0 += attn_load8(a + d) * attn_load8(b + d);
+    const attn_v8 s = (s0 + s1) + (s2 + s3);
+    float tail = 0.0f;
+    for (; d < D; d++) tail += a[d] * b[d];
+    return (((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))) + tail;
+}
+
+/* o = sum over j < n of w[j] * row j, where row j < P is pre + j * stride and
+ * row j >= P is cur + (j - P) * stride; keys with w[j] == 0 are skipped. The
+ * output dims are held in registers 32 at a time while j runs, instead of
+ * reloading and storing o once per key; each dim still sums its keys in
+ * order j = 0, 1, .... */
+static void attn_weighted_rows(float *o, const float *w, int n, int P, const float *pre, const float *cur, int64_t stride,
+                               int D) {
+    int d0 = 0;
+    for (; d0 + 32 <= D; d0 += 32) {
+        attn_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int j = 0; j < n; j++) {
+            if (w[j] == 0.0f) continue;
+            const float *r = (j < P ? pre + (int64_t)j * stride : cur + (int64_t)(j - P) * stride) + d0;
+            const float p = w[j];
+            a0 += p * attn_load8(r);
+            a1 += p * attn_load8(r + 8);
+            a2 += p * attn_load8(r + 16);
+            a3 += p * attn_load8(r + 24);
+        }
+        memcpy(o + d0, &a0, sizeof a0);
+        memcpy(o + d0 + 8, &a1, sizeof a1);
+        memcpy(o + d0 + 16, &a2, sizeof a2);
+        memcpy(o + d0 + 24, &a3, sizeof a3);
+    }
+    for (; d0 + 8 <= D; d0 += 8) {
+        attn_v8 a = {0};
+        for (int j = 0; j < n; j++)
+            if (w[j] != 0.0f) a += w[j] * attn_load8((j < P ? pre + (int64_t)j * stride : cur + (int64_t)(j - P) * stride) + d0);
+        memcpy(o + d0, &a, sizeof a);
+    }
+    for (; d0 < D; d0++) {
+        float a = 0.0f;
+        for (int j = 0; j < n; j++)
+            if (w[j] != 0.0f) a += w[j] * (j < P ? pre + (int64_t)j * stride : cur + (int64_t)(j - P) * stride)[d0];
+        o[d0] = a;
+    }
+}
+
 void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
                        const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *lse, float *scratch,
                        int n_threads) {
@@ -253,9 +320,7 @@ void attention_forward_ex(float *out, const float *q, const float *k, const floa
                 }
                 const float *kv = j < P ? vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D
                                         : k + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
-                float dot = 0.0f;
-                for (int d = 0; d < D; d++) dot += qv[d] * kv[d];
-                float s = dot * scale;
+                float s = attn_dot(qv, kv, D) * scale;
                 if (cap > 0.0f) s = cap * tanhf(s / cap);
                 score[j] = s;
                 if (s > mx) mx = s;
@@ -274,13 +339,9 @@ void attention_forward_ex(float *out, const float *q, const float *k, const floa
             }
             if (lse_row) *lse_row = mx + logf(sum);
             const float inv = 1.0f / sum;
-            for (int j = 0; j < P + t + 1; j++) {
-                if (score[j] == 0.0f) continue;
-                const float *vv = j < P ? vw->prefix_v + (int64_t)j * kvd + (int64_t)kvh * D
-                                        : v + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
-                const float p = score[j] * inv;
-                for (int d = 0; d < D; d++) o[d] += p * vv[d];
-            }
+            for (int j = 0; j < P + t + 1; j++) score[j] *= inv;
+            attn_weighted_rows(o, score, P + t + 1, P, P ? vw->prefix_v + (int64_t)kvh * D : NULL,
+                               v + (int64_t)b * T * kvd + (int64_t)kvh * D, kvd, D);
         }
     }
 }
@@ -302,9 +363,7 @@ void attention_probs(float *probs, const float *q, const float *k, const uint8_t
         for (int j = 0; j <= t; j++) {
             if (!attn_key_visible(&cfg, NULL, key_mask, b, T, j, pq)) continue;
             const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)(h / group) * D;
-            float dot = 0.0f; /* the forward's arithmetic, step for step */
-            for (int d = 0; d < D; d++) dot += qv[d] * kv[d];
-            float s = dot * cfg.scale;
+            float s = attn_dot(qv, kv, D) * cfg.scale; /* the forward's arithmetic, step for step */
             if (cfg.softcap > 0.0f) s = cfg.softcap * tanhf(s / cfg.softcap);
             row[j] = expf(s - l);
         }
@@ -440,12 +499,8 @@ void attention_backward_ex(float *dq, float *dk, float *dv, const float *dout, c
                                                 : k + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
                         const float *vv = j < P ? vw->prefix_v + (int64_t)j * kvd + (int64_t)kvh * D
                                                 : v + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
-                        float sdot = 0.0f, g = 0.0f;
-                        for (int d = 0; d < D; d++) {
-                            sdot += qv[d] * kv[d];
-                            g += go[d] * vv[d];
-                        }
-                        float s = sdot * scale, dcap = 1.0f;
+                        const float g = attn_dot(go, vv, D);
+                        float s = attn_dot(qv, kv, D) * scale, dcap = 1.0f;
                         if (cap > 0.0f) { /* s = cap tanh(u / cap): ds/du = 1 - tanh^2 */
                             const float th = tanhf(s / cap);
                             s = cap * th;
@@ -462,15 +517,15 @@ void attention_backward_ex(float *dq, float *dk, float *dv, const float *dout, c
                     }
                     for (int j = 0; j < P + t + 1; j++) {
                         if (pbuf[j] == 0.0f) continue; /* masked, or a probability that underflowed */
-                        const float *kv = j < P ? vw->prefix_k + (int64_t)j * kvd + (int64_t)kvh * D
-                                                : k + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
                         const float ds = pbuf[j] * (gbuf[j] - Dt) * scale; /* dS_tj through cap and scale */
-                        for (int d = 0; d < D; d++) gq[d] += ds * kv[d];
+                        pbuf[j] = ds;
                         if (j >= P) {
                             float *gk = dk + ((int64_t)b * T + (j - P)) * kvd + (int64_t)kvh * D;
                             for (int d = 0; d < D; d++) gk[d] += ds * qv[d];
                         }
                     }
+                    attn_weighted_rows(gq, pbuf, P + t + 1, P, P ? vw->prefix_k + (int64_t)kvh * D : NULL,
+                                       k + (int64_t)b * T * kvd + (int64_t)kvh * D, kvd, D);
                 }
         }
     }
