@@ -785,6 +785,7 @@ typedef struct attrib_faithfulness_options {
 attrib_faithfulness_options attrib_faithfulness_default_options(void);
 
 #define ATTRIB_FAITH_MAX_POINTS 257
+#define ATTRIB_FAITH_MAX_RANKINGS 64 /* rankings per attrib_faithfulness_eval_many call */
 
 typedef struct attrib_faithfulness {
     double f_full, f_empty;        /* target with every feature present / masked */
@@ -815,6 +816,22 @@ typedef struct attrib_faithfulness {
 attrib_status attrib_faithfulness_eval(attrib_model *model, const int32_t *ids, int n, const attrib_explain_options *opt,
                                        const double *scores, int n_features, const attrib_faithfulness_options *fopt,
                                        attrib_faithfulness *out);
+
+/* attrib_faithfulness_eval of several rankings of the same features, for
+ * example one per method: SCORES[r] (n_features each) for r < n_rankings
+ * (1..ATTRIB_FAITH_MAX_RANKINGS), results in OUT[r]. Their masked variants
+ * go through the model together, so a variant that two rankings share
+ * (their top features agree; every ranking's empty and full input) is run
+ * once, and the passes are larger. OUT[r] equals attrib_faithfulness_eval
+ * on SCORES[r] up to float rounding (a variant's value may come from a
+ * pass of other variants). The random baseline (fopt->random_orders) is
+ * computed once and reported in every OUT[r]; OUT[r].n_evaluations counts
+ * the variants ranking r was the first to need, OUT[0] also the random
+ * rankings', so the counts sum to the variants run. */
+attrib_status attrib_faithfulness_eval_many(attrib_model *model, const int32_t *ids, int n,
+                                            const attrib_explain_options *opt, int n_rankings,
+                                            const double *const *scores, int n_features,
+                                            const attrib_faithfulness_options *fopt, attrib_faithfulness *out);
 
 /* ------------------------------------------------------------------------
  * Inside the model: attention weights and the logit's parts

@@ -295,6 +295,7 @@ static void test_bootstrap(void **state) {
 /* ============================================================ games */
 
 #define GAME_MAX_N 512
+#define FAITH_TEST_MAX_K (8 + ATTRIB_FAITH_MAX_POINTS)
 
 typedef struct test_game {
     int n;
@@ -721,6 +722,101 @@ static void test_faith_counts(void **state) {
     assert_close(r.comprehensiveness[0], 27, TOL);
 }
 
+/* Top-k masks of ORDER for the plan's fractions and curve counts as bit sets
+ * (bit i = feature i present), computed here from the definitions. */
+static int coalition_masks(const int *order, int n, const attrib_faithfulness_options *o, uint32_t *masks) {
+    int ks[FAITH_TEST_MAX_K], nk = 0;
+    for (int f = 0; f < o->n_fractions; f++) {
+        int k = (int)round(o->fractions[f] * n);
+        ks[nk++] = k < 1 ? 1 : k;
+    }
+    const int P = n < o->curve_points ? n : o->curve_points;
+    for (int j = 0; j <= P; j++) ks[nk++] = (int)floor((double)j * n / P + 0.5);
+    int m = 0;
+    const uint32_t all = (1u << n) - 1;
+    for (int i = 0; i < nk; i++) {
+        uint32_t top = 0;
+        for (int t = 0; t < ks[i]; t++) top |= 1u << order[t];
+        masks[m++] = all & ~top; /* all but the top k */
+        masks[m++] = top;        /* only the top k */
+    }
+    return m;
+}
+
+/* Several rankings at once: each result equals its ranking run alone, the
+ * game sees every distinct coalition once across rankings (check_distinct),
+ * and the per-ranking counts are the coalitions each was first to need. */
+static void test_faith_many(void **state) {
+    (void)state;
+    enum { N = 10, NR = 3 };
+    test_game tg;
+    memset(&tg, 0, sizeof tg);
+    tg.n = N;
+    tg.c = 0.5;
+    const double w[N] = {4, -2, 3, 0.5, -1, 2.5, 1, -0.25, 1.5, 0.75};
+    memcpy(tg.w, w, sizeof w);
+    tg.check_distinct = 1;
+    /* w's own ranking; one that agrees on the top 3 (0, 2, 5) only; the reverse */
+    const double agree3[N] = {9, 1, 8, 2, 3, 7, 4, 5, 6, 0};
+    double reverse[N];
+    for (int i = 0; i < N; i++) reverse[i] = -w[i];
+    const double *scores[NR] = {w, agree3, reverse};
+    const double fr[3] = {0.1, 0.2, 0.5};
+    for (int random_orders = 0; random_orders <= 2; random_orders += 2) {
+        attrib_faithfulness_options o = opts(3, fr, 20, random_orders);
+        o.seed = 7;
+        attrib_faithfulness many[NR], alone;
+        perturb_game g = game_of(&tg);
+        tg.rows = tg.calls = 0;
+        assert_int_equal(faith_run_many(&g, NR, scores, &o, many), ATTRIB_OK);
+        assert_int_equal(tg.calls, 1); /* one call, so check_distinct covers every ranking */
+        int64_t sum = 0, counts[NR];
+        for (int r = 0; r < NR; r++) {
+            sum += counts[r] = many[r].n_evaluations;
+            test_game t1 = tg;
+            perturb_game g1 = game_of(&t1);
+            assert_int_equal(faith_run(&g1, scores[r], &o, &alone), ATTRIB_OK);
+            /* everything but the evaluation count is the ranking's own result */
+            many[r].n_evaluations = alone.n_evaluations = 0;
+            assert_memory_equal(&many[r], &alone, sizeof alone);
+        }
+        assert_int_equal(sum, tg.rows);
+        if (random_orders) continue;
+        /* the counts, from the definitions: distinct non-trivial coalitions in ranking order */
+        uint32_t seen[NR * 2 * (3 + 21)];
+        int n_seen = 0;
+        for (int r = 0; r < NR; r++) {
+            int order[N];
+            for (int i = 0; i < N; i++) order[i] = i;
+            for (int i = 1; i < N; i++) /* insertion sort: descending, ties by index */
+                for (int j = i; j > 0 && scores[r][order[j]] > scores[r][order[j - 1]]; j--) {
+                    const int t = order[j];
+                    order[j] = order[j - 1];
+                    order[j - 1] = t;
+                }
+            uint32_t masks[2 * (3 + 21)];
+            const int m = coalition_masks(order, N, &o, masks);
+            int added = 0;
+            for (int k = 0; k < m; k++) {
+                if (masks[k] == 0 || masks[k] == (1u << N) - 1) continue;
+                int dup = 0;
+                for (int l = 0; l < n_seen && !dup; l++) dup = seen[l] == masks[k];
+                if (!dup) seen[n_seen++] = masks[k], added++;
+            }
+            assert_int_equal(counts[r], added);
+        }
+        assert_true(counts[1] < counts[0]); /* the shared top 3 were not rerun */
+    }
+    attrib_faithfulness r[1];
+    attrib_faithfulness_options o = opts(3, fr, 20, 0);
+    perturb_game g = game_of(&tg);
+    assert_int_equal(faith_run_many(&g, 0, scores, &o, r), ATTRIB_E_INVALID_ARG);
+    assert_int_equal(faith_run_many(&g, ATTRIB_FAITH_MAX_RANKINGS + 1, scores, &o, r), ATTRIB_E_INVALID_ARG);
+    const double *with_null[2] = {w, NULL};
+    attrib_faithfulness r2[2];
+    assert_int_equal(faith_run_many(&g, 2, with_null, &o, r2), ATTRIB_E_INVALID_ARG);
+}
+
 /* One feature: every coalition is empty or full, the game is never asked. */
 static void test_faith_one_feature(void **state) {
     (void)state;
@@ -924,6 +1020,7 @@ int main(void) {
         cmocka_unit_test(test_faith_interaction),
         cmocka_unit_test(test_faith_counts),
         cmocka_unit_test(test_faith_one_feature),
+        cmocka_unit_test(test_faith_many),
         cmocka_unit_test(test_faith_validation),
         cmocka_unit_test(test_faith_batching),
         cmocka_unit_test(test_faith_alloc_failures),

@@ -474,6 +474,18 @@ attrib_status attrib_faithfulness_eval(attrib_model *m, const int32_t *ids, int 
                                        const double *scores, int n_features, const attrib_faithfulness_options *fopt,
                                        attrib_faithfulness *out) {
     if (!scores || !out) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_faithfulness_eval: NULL argument");
+    return attrib_faithfulness_eval_many(m, ids, n, opt, 1, &scores, n_features, fopt, out);
+}
+
+attrib_status attrib_faithfulness_eval_many(attrib_model *m, const int32_t *ids, int n, const attrib_explain_options *opt,
+                                            int n_rankings, const double *const *scores, int n_features,
+                                            const attrib_faithfulness_options *fopt, attrib_faithfulness *out) {
+    if (!scores || !out) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_faithfulness_eval: NULL argument");
+    if (n_rankings < 1 || n_rankings > ATTRIB_FAITH_MAX_RANKINGS)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_faithfulness_eval_many: 1..%d rankings, not %d",
+                           ATTRIB_FAITH_MAX_RANKINGS, n_rankings);
+    for (int r = 0; r < n_rankings; r++)
+        if (!scores[r]) return attrib_fail(ATTRIB_E_INVALID_ARG, "attrib_faithfulness_eval_many: ranking %d is NULL", r);
     explain_ctx c;
     attrib_status s = explain_setup(&c, m, ids, n, opt);
     if (s) return s;
@@ -490,7 +502,7 @@ attrib_status attrib_faithfulness_eval(attrib_model *m, const int32_t *ids, int 
                             .ctx = pm,
                             .v_all = c.res->f_input,
                             .v_none = perturb_model_f_none(pm)};
-    s = faith_run(&g, scores, &fo, out);
+    s = faith_run_many(&g, n_rankings, scores, &fo, out);
 done:
     perturb_model_free(pm);
     attrib_result_free(c.res);

@@ -33,6 +33,7 @@
 #define FAITH_RNG_STREAM 17
 #define FAITH_MAX_RANDOM_ORDERS 1000
 #define FAITH_MAX_FRACTIONS 8
+#define FAITH_MAX_RANKINGS ATTRIB_FAITH_MAX_RANKINGS
 /* Masks of the rankings evaluated per call, at most (at least one ranking). */
 #define FAITH_GROUP_BYTES ((size_t)64 << 20)
 
@@ -161,7 +162,23 @@ static void random_order(attrib_rng *rng, int *order, int n) {
 
 attrib_status faith_run(const perturb_game *g, const double *scores, const attrib_faithfulness_options *opt,
                         attrib_faithfulness *out) {
+    return faith_run_many(g, 1, &scores, opt, out);
+}
+
+/* Copies the ranking's own metrics from summary SM into OUT. */
+static void set_summary(attrib_faithfulness *out, const faith_summary *sm) {
+    out->comprehensiveness_aopc = sm->comp_aopc;
+    out->sufficiency_aopc = sm->suff_aopc;
+    out->deletion_auc = sm->deletion_auc;
+    out->insertion_auc = sm->insertion_auc;
+}
+
+attrib_status faith_run_many(const perturb_game *g, int n_scored, const double *const *scores,
+                             const attrib_faithfulness_options *opt, attrib_faithfulness *out) {
     if (!g || !scores || !out) return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness: NULL argument");
+    if (n_scored < 1 || n_scored > FAITH_MAX_RANKINGS)
+        return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness: 1..%d rankings at once, not %d", FAITH_MAX_RANKINGS,
+                           n_scored);
     const int n = g->n;
     if (n < 1) return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness needs at least one feature, not %d", n);
     if (n > 1 && !g->fn) return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness: the game has no value function");
@@ -169,13 +186,17 @@ attrib_status faith_run(const perturb_game *g, const double *scores, const attri
     if (!opt) opt = &defaults;
     attrib_status s = faith_check_options(opt);
     if (s) return s;
-    for (int i = 0; i < n; i++)
-        if (isnan(scores[i])) return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness: score %d is NaN", i);
+    for (int r = 0; r < n_scored; r++) {
+        if (!scores[r]) return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness: ranking %d has no scores", r);
+        for (int i = 0; i < n; i++)
+            if (isnan(scores[r][i]))
+                return attrib_fail(ATTRIB_E_INVALID_ARG, "faithfulness: score %d of ranking %d is NaN", i, r);
+    }
 
     faith_plan plan;
     plan_build(&plan, n, opt);
     const int R = plan.rows;
-    const int n_rankings = 1 + opt->random_orders;
+    const int n_rankings = n_scored + opt->random_orders;
     size_t ranking_bytes;
     if (!attrib_mul_ok((size_t)R, (size_t)n, &ranking_bytes))
         return attrib_fail(ATTRIB_E_LIMIT, "faithfulness: %d features are too many", n);
@@ -185,74 +206,83 @@ attrib_status faith_run(const perturb_game *g, const double *scores, const attri
     if (group > n_rankings) group = n_rankings;
 
     const size_t group_rows = (size_t)group * (size_t)R;
-    attrib_faithfulness res;
-    memset(&res, 0, sizeof res);
-    int *score_order = attrib_calloc_array((size_t)n, sizeof(int));
+    attrib_faithfulness *res = attrib_calloc_array((size_t)n_scored, sizeof *res);
+    int *score_orders = attrib_calloc_array((size_t)n_scored * (size_t)n, sizeof(int));
     int *rand_order = attrib_calloc_array((size_t)n, sizeof(int));
     uint8_t *buf = attrib_calloc_array(group_rows, (size_t)n);
+    uint8_t *first = attrib_calloc_array(group_rows, 1);
     const uint8_t **rows = attrib_calloc_array(group_rows, sizeof *rows);
     double *vals = attrib_calloc_array(group_rows, sizeof *vals);
-    if (!score_order || !rand_order || !buf || !rows || !vals) {
+    if (!res || !score_orders || !rand_order || !buf || !first || !rows || !vals) {
         s = attrib_fail(ATTRIB_E_NOMEM, "faithfulness: out of memory for %zu masks of %d features", group_rows, n);
         goto done;
     }
     for (size_t r = 0; r < group_rows; r++) rows[r] = buf + r * (size_t)n;
-    for (int i = 0; i < n; i++) score_order[i] = i;
-    score_ctx sc = {scores};
-    if ((s = attrib_sort_indices(score_order, n, cmp_score_desc, &sc))) goto done;
+    for (int r = 0; r < n_scored; r++) {
+        int *order = score_orders + (size_t)r * n;
+        for (int i = 0; i < n; i++) order[i] = i;
+        score_ctx sc = {scores[r]};
+        if ((s = attrib_sort_indices(order, n, cmp_score_desc, &sc))) goto done;
+    }
 
     attrib_rng rng;
     attrib_rng_seed(&rng, opt->seed, FAITH_RNG_STREAM);
     faith_summary random_sum = {0, 0, 0, 0};
     int64_t n_evals = 0;
-    for (int first = 0; first < n_rankings; first += group) {
-        const int cnt = n_rankings - first < group ? n_rankings - first : group;
+    for (int first_ranking = 0; first_ranking < n_rankings; first_ranking += group) {
+        const int cnt = n_rankings - first_ranking < group ? n_rankings - first_ranking : group;
         for (int r = 0; r < cnt; r++) {
-            const int *order = score_order;
-            if (first + r > 0) {
+            const int which = first_ranking + r;
+            const int *order = score_orders + (size_t)(which < n_scored ? which : 0) * n;
+            if (which >= n_scored) {
                 random_order(&rng, rand_order, n);
                 order = rand_order;
             }
             build_rows(&plan, order, buf + (size_t)r * ranking_bytes);
         }
-        if ((s = perturb_eval_unique(g, rows, cnt * R, vals, &n_evals))) goto done;
+        if ((s = perturb_eval_unique_marked(g, rows, cnt * R, vals, &n_evals, first))) goto done;
         for (int r = 0; r < cnt; r++) {
-            faith_summary sm;
+            const int which = first_ranking + r;
             const double *v = vals + (size_t)r * R;
-            if (first + r == 0) {
-                summarise(&plan, v, g->v_all, &res, &sm);
-                res.comprehensiveness_aopc = sm.comp_aopc;
-                res.sufficiency_aopc = sm.suff_aopc;
-                res.deletion_auc = sm.deletion_auc;
-                res.insertion_auc = sm.insertion_auc;
+            int64_t added = 0; /* the coalitions this ranking was the first to need */
+            for (int k = 0; k < R; k++) added += first[(size_t)r * R + k];
+            faith_summary sm;
+            if (which < n_scored) {
+                summarise(&plan, v, g->v_all, &res[which], &sm);
+                set_summary(&res[which], &sm);
+                res[which].n_evaluations += added;
             } else {
                 summarise(&plan, v, g->v_all, NULL, &sm);
                 random_sum.comp_aopc += sm.comp_aopc;
                 random_sum.suff_aopc += sm.suff_aopc;
                 random_sum.deletion_auc += sm.deletion_auc;
                 random_sum.insertion_auc += sm.insertion_auc;
+                res[0].n_evaluations += added;
             }
         }
     }
-    if (opt->random_orders > 0) {
-        const double inv = 1.0 / opt->random_orders;
-        res.random_comprehensiveness_aopc = random_sum.comp_aopc * inv;
-        res.random_sufficiency_aopc = random_sum.suff_aopc * inv;
-        res.random_deletion_auc = random_sum.deletion_auc * inv;
-        res.random_insertion_auc = random_sum.insertion_auc * inv;
-    } else {
-        res.random_comprehensiveness_aopc = res.random_sufficiency_aopc = NAN;
-        res.random_deletion_auc = res.random_insertion_auc = NAN;
+    for (int r = 0; r < n_scored; r++) {
+        if (opt->random_orders > 0) {
+            const double inv = 1.0 / opt->random_orders;
+            res[r].random_comprehensiveness_aopc = random_sum.comp_aopc * inv;
+            res[r].random_sufficiency_aopc = random_sum.suff_aopc * inv;
+            res[r].random_deletion_auc = random_sum.deletion_auc * inv;
+            res[r].random_insertion_auc = random_sum.insertion_auc * inv;
+        } else {
+            res[r].random_comprehensiveness_aopc = res[r].random_sufficiency_aopc = NAN;
+            res[r].random_deletion_auc = res[r].random_insertion_auc = NAN;
+        }
+        res[r].f_full = g->v_all;
+        res[r].f_empty = g->v_none;
+        res[r].n_features = n;
     }
-    res.f_full = g->v_all;
-    res.f_empty = g->v_none;
-    res.n_features = n;
-    res.n_evaluations = n_evals;
-    *out = res;
+    memcpy(out, res, (size_t)n_scored * sizeof *out);
 done:
-    free(score_order);
+    free(res);
+    free(score_orders);
     free(rand_order);
     free(buf);
+    free(first);
     free(rows);
     free(vals);
     return s;

@@ -43,6 +43,19 @@
 attrib_status faith_run(const perturb_game *g, const double *scores, const attrib_faithfulness_options *opt,
                         attrib_faithfulness *out);
 
+/* faith_run for N_SCORED rankings of the same game at once (SCORES[r], g->n
+ * entries each; 1..ATTRIB_FAITH_MAX_RANKINGS), into OUT[0..n_scored-1].
+ * The rankings and the random ones share their value-function calls, so a
+ * coalition that several rankings need (the top features of two methods
+ * agree, a fraction's k equals a curve count) is evaluated once. Each
+ * OUT[r] equals faith_run on SCORES[r] alone up to the rounding of the
+ * passes it shares; the random baseline (opt->random_orders rankings) is
+ * the same in every OUT[r]. OUT[r].n_evaluations counts the coalitions
+ * ranking r was the first to need (OUT[0] also those of the random
+ * rankings), so that they sum to the calls' total. */
+attrib_status faith_run_many(const perturb_game *g, int n_scored, const double *const *scores,
+                             const attrib_faithfulness_options *opt, attrib_faithfulness *out);
+
 /* The option checks of faith_run alone (ATTRIB_OK or ATTRIB_E_INVALID_ARG
  * with a message), so that a caller can reject bad options before it
  * builds an expensive value function. */

@@ -87,6 +87,11 @@ attrib_status perturb_lime(const perturb_game *g, int n_samples, double kernel_w
  * the full coalition take the game's given values. Adds the number of
  * distinct evaluations to *N_EVALS. */
 attrib_status perturb_eval_unique(const perturb_game *g, const uint8_t *const *rows, int m, double *values, int64_t *n_evals);
+/* perturb_eval_unique that also sets FIRST[k] (M entries) to 1 for the
+ * lowest-index row of each distinct coalition passed to the game, and to 0
+ * for every other row (repeats, the empty and the full coalition). */
+attrib_status perturb_eval_unique_marked(const perturb_game *g, const uint8_t *const *rows, int m, double *values,
+                                         int64_t *n_evals, uint8_t *first);
 
 /* ---- the model-backed value function (perturb.c) ---- */
 typedef struct perturb_model perturb_model;

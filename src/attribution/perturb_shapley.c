@@ -52,6 +52,11 @@ static int cmp_rows(const void *ctx, int a, int b) {
 }
 
 attrib_status perturb_eval_unique(const perturb_game *g, const uint8_t *const *rows, int m, double *values, int64_t *n_evals) {
+    return perturb_eval_unique_marked(g, rows, m, values, n_evals, NULL);
+}
+
+attrib_status perturb_eval_unique_marked(const perturb_game *g, const uint8_t *const *rows, int m, double *values,
+                                         int64_t *n_evals, uint8_t *first) {
     const int n = g->n;
     int *idx = attrib_calloc_array((size_t)(m > 0 ? m : 1), sizeof(int));
     int *rep = attrib_calloc_array((size_t)(m > 0 ? m : 1), sizeof(int)); /* representative of each row */
@@ -86,6 +91,11 @@ attrib_status perturb_eval_unique(const perturb_game *g, const uint8_t *const *r
         if ((s = g->fn(g->ctx, uniq + u0, cnt, uval + u0))) goto done;
     }
     for (int k = 0; k < m; k++) values[k] = rep[k] == -1 ? g->v_none : rep[k] == -2 ? g->v_all : uval[rep[k]];
+    if (first) /* the sort is stable, so a run of equal rows starts at its lowest index */
+        for (int t = 0; t < m; t++) {
+            const int k = idx[t];
+            first[k] = rep[k] >= 0 && (t == 0 || rep[idx[t - 1]] != rep[k]);
+        }
     *n_evals += nu;
 done:
     free(idx);

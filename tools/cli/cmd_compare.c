@@ -455,6 +455,8 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i, attrib
     json_object_set_new(rec, "methods", methods);
     const attrib_prefix *pre = prompt_prefix(rc, p); /* positions every method takes from the run's cache */
     json_object_set_new(rec, "prefix_tokens", json_integer(attrib_prefix_len(pre)));
+    double secs[MAX_METHODS];
+    attrib_explain_options fopt = {0};
     for (int k = 0; k < a->n_methods; k++) {
         attrib_explain_options o = base_options(rc, (attrib_method)a->methods[k], p, seed);
         const double t0 = cli_now();
@@ -467,41 +469,46 @@ static json_t *run_prompt(const run_ctx *rc, const cli_rows *rows, int i, attrib
             row_failed(why, cap, stage, attrib_method_name(o.method), rows->id[i], attrib_last_error());
             goto fail;
         }
-        const double secs = cli_now() - t0;
+        secs[k] = cli_now() - t0;
         if (k == 0) {
             json_object_set_new(rec, "score", num(res[0]->f_input));
             json_object_set_new(rec, "predicted", json_integer(res[0]->f_input > 0));
+            fopt = o;
+            fopt.mask = (attrib_mask_kind)a->mask; /* every method's ranking judged by the same intervention */
         }
-        attrib_faithfulness_options fo = rc->fo;
-        fo.seed = seed;
-        fo.random_orders = k == 0 ? rc->fo.random_orders : 0; /* the random baseline once per prompt */
-        attrib_faithfulness f;
-        attrib_explain_options fopt = o;
-        fopt.mask = (attrib_mask_kind)a->mask; /* every method's ranking judged by the same intervention */
-        if ((s = attrib_faithfulness_eval(rc->m, p->ids, p->n, &fopt, res[k]->scores, res[k]->n_features, &fo, &f))) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "faithfulness: %s", attrib_last_error());
-            row_failed(why, cap, stage, attrib_method_name(o.method), rows->id[i], msg);
-            goto fail;
-        }
+    }
+    /* every method's ranking (and the random baseline, once per prompt) in one
+     * call: the masked variants two rankings share are run once */
+    attrib_faithfulness f[MAX_METHODS];
+    const double *ranked[MAX_METHODS];
+    for (int k = 0; k < a->n_methods; k++) ranked[k] = res[k]->scores;
+    attrib_faithfulness_options fo = rc->fo;
+    fo.seed = seed;
+    if (compare_interrupted()) goto fail;
+    if ((s = attrib_faithfulness_eval_many(rc->m, p->ids, p->n, &fopt, a->n_methods, ranked, res[0]->n_features, &fo, f))) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "faithfulness: %s", attrib_last_error());
+        row_failed(why, cap, stage, "faithfulness", rows->id[i], msg);
+        goto fail;
+    }
+    for (int k = 0; k < a->n_methods; k++) {
         json_t *scores = json_array();
         for (int t = 0; t < p->n; t++) json_array_append_new(scores, json_real(res[k]->token_scores[t]));
-        json_t *mrec = json_pack("{s:o, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "scores", scores, "seconds", secs, "n_forward",
+        json_t *mrec = json_pack("{s:o, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "scores", scores, "seconds", secs[k], "n_forward",
                                  (json_int_t)res[k]->n_forward, "n_backward", (json_int_t)res[k]->n_backward, "f_input",
                                  num(res[k]->f_input), "f_baseline", num(res[k]->f_baseline), "completeness_delta",
-                                 num(res[k]->completeness_delta), "faithfulness", faith_json(&f));
+                                 num(res[k]->completeness_delta), "faithfulness", faith_json(&f[k]));
         if (res[k]->std_errors) {
             json_t *se = json_array();
             for (int t = 0; t < res[k]->n_features; t++) json_array_append_new(se, num(res[k]->std_errors[t]));
             json_object_set_new(mrec, "std_errors", se);
         }
-        json_object_set_new(methods, attrib_method_name(o.method), mrec);
-        if (k == 0)
-            json_object_set_new(rec, "random",
-                                json_pack("{s:o, s:o, s:o, s:o}", "comprehensiveness_aopc", num(f.random_comprehensiveness_aopc),
-                                          "sufficiency_aopc", num(f.random_sufficiency_aopc), "deletion_auc",
-                                          num(f.random_deletion_auc), "insertion_auc", num(f.random_insertion_auc)));
+        json_object_set_new(methods, attrib_method_name((attrib_method)a->methods[k]), mrec);
     }
+    json_object_set_new(rec, "random",
+                        json_pack("{s:o, s:o, s:o, s:o}", "comprehensiveness_aopc", num(f[0].random_comprehensiveness_aopc),
+                                  "sufficiency_aopc", num(f[0].random_sufficiency_aopc), "deletion_auc",
+                                  num(f[0].random_deletion_auc), "insertion_auc", num(f[0].random_insertion_auc)));
     json_t *agreement = json_object();
     json_object_set_new(rec, "agreement", agreement);
     for (int x = 0; x < a->n_methods; x++)
