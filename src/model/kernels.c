@@ -222,10 +222,21 @@ static inline int attn_key_visible(const attn_cfg *c, const attn_kv_view *vw, co
 
 typedef float attn_v8 __attribute__((vector_size(32)));
 
-static inline attn_v8 attn_load8(const float *p) {
-    attn_v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
+/* *S += a[0..8) * b[0..8) and *ACC += p * r[0..8), lane by lane. Vectors go
+ * by pointer, never by value, so that no call depends on the AVX calling
+ * convention (-Wpsabi) when the build does not target AVX; inlined, the
+ * accumulators stay in registers. */
+static inline void attn_mul_add8(attn_v8 *s, const float *a, const float *b) {
+    attn_v8 x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    *s += x * y;
+}
+
+static inline void attn_scale_add8(attn_v8 *acc, float p, const float *r) {
+    attn_v8 x;
+    memcpy(&x, r, sizeof x);
+    *acc += p * x;
 }
 
 /* a.b over D floats in 32 lanes (four vectors of 8) summed in a fixed order.
@@ -237,12 +248,12 @@ static inline float attn_dot(const float *a, const float *b, int D) {
     attn_v8 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int d = 0;
     for (; d + 32 <= D; d += 32) {
-        s0 += attn_load8(a + d) * attn_load8(b + d);
-        s1 += attn_load8(a + d + 8) * attn_load8(b + d + 8);
-        s2 += attn_load8(a + d + 16) * attn_load8(b + d + 16);
-        s3 += attn_load8(a + d + 24) * attn_load8(b + d + 24);
+        attn_mul_add8(&s0, a + d, b + d);
+        attn_mul_add8(&s1, a + d + 8, b + d + 8);
+        attn_mul_add8(&s2, a + d + 16, b + d + 16);
+        attn_mul_add8(&s3, a + d + 24, b + d + 24);
     }
-    for (; d + 8 <= D; d += 8) s0 += attn_load8(a + d) * attn_load8(b + d);
+    for (; d + 8 <= D; d += 8) attn_mul_add8(&s0, a + d, b + d);
     const attn_v8 s = (s0 + s1) + (s2 + s3);
     float tail = 0.0f;
     for (; d < D; d++) tail += a[d] * b[d];
@@ -263,10 +274,10 @@ static void attn_weighted_rows(float *o, const float *w, int n, int P, const flo
             if (w[j] == 0.0f) continue;
             const float *r = (j < P ? pre + (int64_t)j * stride : cur + (int64_t)(j - P) * stride) + d0;
             const float p = w[j];
-            a0 += p * attn_load8(r);
-            a1 += p * attn_load8(r + 8);
-            a2 += p * attn_load8(r + 16);
-            a3 += p * attn_load8(r + 24);
+            attn_scale_add8(&a0, p, r);
+            attn_scale_add8(&a1, p, r + 8);
+            attn_scale_add8(&a2, p, r + 16);
+            attn_scale_add8(&a3, p, r + 24);
         }
         memcpy(o + d0, &a0, sizeof a0);
         memcpy(o + d0 + 8, &a1, sizeof a1);
@@ -276,7 +287,8 @@ static void attn_weighted_rows(float *o, const float *w, int n, int P, const flo
     for (; d0 + 8 <= D; d0 += 8) {
         attn_v8 a = {0};
         for (int j = 0; j < n; j++)
-            if (w[j] != 0.0f) a += w[j] * attn_load8((j < P ? pre + (int64_t)j * stride : cur + (int64_t)(j - P) * stride) + d0);
+            if (w[j] != 0.0f)
+                attn_scale_add8(&a, w[j], (j < P ? pre + (int64_t)j * stride : cur + (int64_t)(j - P) * stride) + d0);
         memcpy(o + d0, &a, sizeof a);
     }
     for (; d0 < D; d0++) {
