@@ -576,8 +576,9 @@ def main():
     rows.append(["whole job"] + [fmt_s(av[v]["wall_seconds"]) for v in variants] + ["100%"] * len(variants) + ["", ""])
     table(head, rows)
     for v in variants:
-        print("  %s: gradient methods at %.1f GFLOP/s counted as full passes (n_forward, n_backward x tokens)" % (
-            v, av[v]["gradient_full_pass_gflops"] or 0))
+        print("  %s: gradient methods at %.1f full-pass-equivalent GFLOP/s (n_forward, n_backward x all tokens, the cached"
+              " template prefix included although it is not recomputed, so this may exceed the sgemm peak; the achieved"
+              " rate is bench_explain's line above)" % (v, av[v]["gradient_full_pass_gflops"] or 0))
     if "attrib_variants_max_rel_score_diff" in out:
         print("  variants' scores differ by at most %.2e (relative to each prompt's largest |score|)" %
               out["attrib_variants_max_rel_score_diff"])
