@@ -102,7 +102,7 @@ static void test_rope_layouts(void **state) {
  * D = 6 takes only the kernels' scalar tail; D = 44 takes their 32-lane,
  * 8-lane and scalar paths in turn. */
 static void attention_vs_definition(int D) {
-    enum { B = 2, T = 5, H = 4, Hkv = 2, P = 3 };
+    enum { B = 2, T = 13, H = 4, Hkv = 2, P = 3 }; /* up to 16 keys: the softmax's vector and scalar parts */
     const int qd = H * D, kvd = Hkv * D;
     float *q = malloc(sizeof(float) * B * T * qd), *k = malloc(sizeof(float) * B * T * kvd);
     float *v = malloc(sizeof(float) * B * T * kvd), *pk = malloc(sizeof(float) * P * kvd);
@@ -110,7 +110,8 @@ static void attention_vs_definition(int D) {
     double *o = malloc(sizeof(double) * D);
     assert_non_null(q && k && v && pk && pv && out && o);
     float scratch[2 * (P + T)];
-    uint8_t mask[B * T] = {1, 1, 0, 1, 1, 1, 1, 1, 1, 0};
+    uint8_t mask[B * T];
+    for (int i = 0; i < B * T; i++) mask[i] = i % 5 != 2 && i != 2 * T - 1;
     uint8_t pmask[P] = {1, 0, 1};
     fill(q, (size_t)B * T * qd, 1.0f);
     fill(k, (size_t)B * T * kvd, 1.0f);
@@ -143,6 +144,43 @@ static void attention_vs_definition(int D) {
                 for (int d = 0; d < D; d++) assert_true(fabs(out[(b * T + t) * qd + h * D + d] - o[d]) < 1e-5);
             }
     free(q), free(k), free(v), free(pk), free(pv), free(out), free(o);
+}
+
+/* The attention kernels' exp against exp in double: within 2 ulp where
+ * the result is a normal float, exact at 0, and 0 / NaN at the edges. */
+static void test_attn_exp(void **state) {
+    (void)state;
+    double worst = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        const float x = -87.0f * (float)i / 2000000.0f;
+        const double want = exp((double)x), got = attn_exp(x);
+        const double rel = fabs(got - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    printf("[forward] attn_exp on [-87, 0]: worst relative error %.2e\n", worst);
+    assert_true(worst < 2.4e-7); /* 2 ulp of float */
+    assert_true(attn_exp(0.0f) == 1.0f);
+    assert_true(attn_exp(-INFINITY) == 0.0f);
+    assert_true(attn_exp(-88.0f) == 0.0f);
+    assert_true(attn_exp(-1000.0f) == 0.0f);
+    assert_true(isnan(attn_exp(NAN)));
+    /* the vector path (8 at a time) gives attn_exp's bits, NaN and -inf included */
+    enum { N = 37 };
+    float row[N], x[N];
+    double sum = 0;
+    for (int j = 0; j < N; j++) x[j] = row[j] = j == 5 ? -INFINITY : j == 9 ? NAN : j == 20 ? -200.0f : 3.0f * frand();
+    const float got_sum = attn_softmax_exp(row, N, 1.5f);
+    for (int j = 0; j < N; j++) {
+        const float want = attn_exp(x[j] - 1.5f);
+        assert_true(memcmp(&row[j], &want, sizeof want) == 0);
+        if (j != 9) sum += want;
+    }
+    assert_true(isnan(got_sum)); /* the NaN reaches the sum */
+    row[9] = x[9] = 0.0f;
+    for (int j = 0; j < N; j++) row[j] = x[j];
+    const float finite_sum = attn_softmax_exp(row, N, 1.5f);
+    sum += attn_exp(-1.5f);
+    assert_true(fabs(finite_sum - sum) < 1e-5 * sum);
 }
 
 static void test_attention_vs_definition(void **state) {
@@ -484,6 +522,7 @@ int main(void) {
         cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_matmul_vs_naive),
         cmocka_unit_test(test_rope_layouts),
+        cmocka_unit_test(test_attn_exp),
         cmocka_unit_test(test_attention_vs_definition),
         cmocka_unit_test(test_rmsnorm_per_head),
         cmocka_unit_test(test_geglu),

@@ -260,6 +260,112 @@ static inline float attn_dot(const float *a, const float *b, int D) {
     return (((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))) + tail;
 }
 
+/* e^x for the softmax's x = score - max (<= 0, or -inf for a hidden key):
+ * x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact),
+ * e^r by Cephes' degree-6 polynomial, 2^n built from its exponent bits.
+ * x below -87.34 (e^x under FLT_MIN) gives 0; NaN stays NaN. Every step is
+ * its own statement, so that no compiler fuses a multiply-add in one copy
+ * and not the other: attn_exp and attn_exp8 give the same bits, and the
+ * backward's recomputed probabilities match the forward's normaliser. */
+#define ATTN_EXP_MIN (-87.33654f)
+static const float attn_exp_poly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                       4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+static inline float attn_exp_one(float x) {
+    float z = x * 1.44269504088896341f;
+    z = z + 0.5f;
+    z = z >= -126.0f ? z : -126.0f; /* also NaN: keeps the conversion defined */
+    z = z <= 126.0f ? z : 126.0f;
+    int32_t n = (int32_t)z;
+    if ((float)n > z) n = n - 1; /* floor */
+    const float fn = (float)n;
+    float t = fn * 0.693359375f;
+    float r = x - t;
+    t = fn * -2.12194440e-4f;
+    r = r - t;
+    float p = attn_exp_poly[0];
+    for (int i = 1; i < 6; i++) {
+        p = p * r;
+        p = p + attn_exp_poly[i];
+    }
+    const float r2 = r * r;
+    p = p * r2;
+    p = p + r;
+    p = p + 1.0f;
+    const uint32_t bits = (uint32_t)(n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    const float y = p * scale;
+    return x < ATTN_EXP_MIN ? 0.0f : y;
+}
+
+float attn_exp(float x) {
+    return attn_exp_one(x);
+}
+
+typedef int32_t attn_v8i __attribute__((vector_size(32)));
+
+/* *Z keeps its lanes where KEEP is -1 and takes OTHER's where it is 0
+ * (by pointer, like attn_mul_add8). */
+static inline void attn_keep8(attn_v8 *z, const attn_v8i *keep, const attn_v8 *other) {
+    *z = (attn_v8)(((attn_v8i)*z & *keep) | ((attn_v8i)*other & ~*keep));
+}
+
+/* attn_exp of X[0..8) into Y, lane by lane, step for step. */
+static inline void attn_exp8(float *y, const float *x) {
+    attn_v8 xv, z, t, r, p, scale, res;
+    memcpy(&xv, x, sizeof xv);
+    z = xv * 1.44269504088896341f;
+    z = z + 0.5f;
+    const attn_v8 lo = {-126.0f, -126.0f, -126.0f, -126.0f, -126.0f, -126.0f, -126.0f, -126.0f};
+    const attn_v8 hi = -lo, zero = {0};
+    attn_v8i keep = z >= lo;
+    attn_keep8(&z, &keep, &lo);
+    keep = z <= hi;
+    attn_keep8(&z, &keep, &hi);
+    attn_v8i n = __builtin_convertvector(z, attn_v8i);
+    n = n + (__builtin_convertvector(n, attn_v8) > z); /* floor: a true lane is -1 */
+    const attn_v8 fn = __builtin_convertvector(n, attn_v8);
+    t = fn * 0.693359375f;
+    r = xv - t;
+    t = fn * -2.12194440e-4f;
+    r = r - t;
+    p = zero + attn_exp_poly[0];
+    for (int i = 1; i < 6; i++) {
+        p = p * r;
+        p = p + attn_exp_poly[i];
+    }
+    const attn_v8 r2 = r * r;
+    p = p * r2;
+    p = p + r;
+    p = p + 1.0f;
+    const attn_v8i bits = (n + 127) << 23;
+    scale = (attn_v8)bits;
+    res = p * scale;
+    keep = ~(xv < ATTN_EXP_MIN); /* as attn_exp: a NaN lane keeps its NaN */
+    attn_keep8(&res, &keep, &zero);
+    memcpy(y, &res, sizeof res);
+}
+
+float attn_softmax_exp(float *score, int n, float mx) {
+    attn_v8 acc = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        float x[8];
+        for (int l = 0; l < 8; l++) x[l] = score[j + l] - mx;
+        attn_exp8(score + j, x);
+        attn_v8 e;
+        memcpy(&e, score + j, sizeof e);
+        acc += e;
+    }
+    float tail = 0.0f;
+    for (; j < n; j++) {
+        score[j] = attn_exp_one(score[j] - mx);
+        tail += score[j];
+    }
+    return (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail;
+}
+
 /* o = sum over j < n of w[j] * row j, where row j < P is pre + j * stride and
  * row j >= P is cur + (j - P) * stride; keys with w[j] == 0 are skipped. The
  * output dims are held in registers 32 at a time while j runs, instead of
@@ -343,12 +449,7 @@ void attention_forward_ex(float *out, const float *q, const float *k, const floa
                 if (lse_row) *lse_row = -INFINITY;
                 continue;
             }
-            float sum = 0.0f;
-            for (int j = 0; j < P + t + 1; j++) {
-                float e = score[j] == -INFINITY ? 0.0f : expf(score[j] - mx);
-                score[j] = e;
-                sum += e;
-            }
+            const float sum = attn_softmax_exp(score, P + t + 1, mx);
             if (lse_row) *lse_row = mx + logf(sum);
             const float inv = 1.0f / sum;
             for (int j = 0; j < P + t + 1; j++) score[j] *= inv;
@@ -377,7 +478,7 @@ void attention_probs(float *probs, const float *q, const float *k, const uint8_t
             const float *kv = k + ((int64_t)b * T + j) * kvd + (int64_t)(h / group) * D;
             float s = attn_dot(qv, kv, D) * cfg.scale; /* the forward's arithmetic, step for step */
             if (cfg.softcap > 0.0f) s = cfg.softcap * tanhf(s / cfg.softcap);
-            row[j] = expf(s - l);
+            row[j] = attn_exp_one(s - l);
         }
     }
 }
@@ -518,7 +619,7 @@ void attention_backward_ex(float *dq, float *dk, float *dv, const float *dout, c
                             s = cap * th;
                             dcap = 1.0f - th * th;
                         }
-                        const float p = expf(s - l);
+                        const float p = attn_exp_one(s - l);
                         gbuf[j] = g;
                         Dt += p * g;
                         if (j >= P) { /* dV_j += P_tj dO_t; the cached prefix is a constant */

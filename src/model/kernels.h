@@ -100,6 +100,16 @@ typedef struct attn_opts {
 void attention_forward(float *out, const float *q, const float *k, const float *v, const uint8_t *key_mask,
                        const attn_kv_view *views, int B, int T, int H, int Hkv, int D, float *lse, float *scratch,
                        int n_threads);
+/* e^x as the attention kernels compute it (a polynomial after range
+ * reduction, the same bits in their scalar and vector code), for x <= 0:
+ * within 2 ulp of expf, 0 below -87.34 and for -inf, NaN for NaN. */
+float attn_exp(float x);
+
+/* score[j] = attn_exp(score[j] - mx) for j < n, bit for bit, 8 at a time
+ * (a hidden key's -inf gives 0); returns their sum, in 8 lanes added in a
+ * fixed order. */
+float attn_softmax_exp(float *score, int n, float mx);
+
 /* Largest prefix among VIEWS; attention_forward's SCRATCH holds
  * n_threads * (max_prefix + T) floats. */
 int attention_max_prefix(const attn_kv_view *views, int B);
