@@ -263,45 +263,12 @@ static inline float attn_dot(const float *a, const float *b, int D) {
 /* e^x for the softmax's x = score - max (<= 0, or -inf for a hidden key):
  * x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact),
  * e^r by Cephes' degree-6 polynomial, 2^n built from its exponent bits.
- * x below -87.34 (e^x under FLT_MIN) gives 0; NaN stays NaN. Every step is
- * its own statement, so that no compiler fuses a multiply-add in one copy
- * and not the other: attn_exp and attn_exp8 give the same bits, and the
- * backward's recomputed probabilities match the forward's normaliser. */
+ * x below -87.34 (e^x under FLT_MIN) gives 0; NaN stays NaN. There is one
+ * copy, 8 lanes wide; a single value goes through it too (attn_exp_one),
+ * so the backward's recomputed probabilities use the forward's arithmetic. */
 #define ATTN_EXP_MIN (-87.33654f)
 static const float attn_exp_poly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
                                        4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-
-static inline float attn_exp_one(float x) {
-    float z = x * 1.44269504088896341f;
-    z = z + 0.5f;
-    z = z >= -126.0f ? z : -126.0f; /* also NaN: keeps the conversion defined */
-    z = z <= 126.0f ? z : 126.0f;
-    int32_t n = (int32_t)z;
-    if ((float)n > z) n = n - 1; /* floor */
-    const float fn = (float)n;
-    float t = fn * 0.693359375f;
-    float r = x - t;
-    t = fn * -2.12194440e-4f;
-    r = r - t;
-    float p = attn_exp_poly[0];
-    for (int i = 1; i < 6; i++) {
-        p = p * r;
-        p = p + attn_exp_poly[i];
-    }
-    const float r2 = r * r;
-    p = p * r2;
-    p = p + r;
-    p = p + 1.0f;
-    const uint32_t bits = (uint32_t)(n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
-    return x < ATTN_EXP_MIN ? 0.0f : y;
-}
-
-float attn_exp(float x) {
-    return attn_exp_one(x);
-}
 
 typedef int32_t attn_v8i __attribute__((vector_size(32)));
 
@@ -311,7 +278,7 @@ static inline void attn_keep8(attn_v8 *z, const attn_v8i *keep, const attn_v8 *o
     *z = (attn_v8)(((attn_v8i)*z & *keep) | ((attn_v8i)*other & ~*keep));
 }
 
-/* attn_exp of X[0..8) into Y, lane by lane, step for step. */
+/* Y[l] = e^X[l] for the 8 lanes. */
 static inline void attn_exp8(float *y, const float *x) {
     attn_v8 xv, z, t, r, p, scale, res;
     memcpy(&xv, x, sizeof xv);
@@ -342,9 +309,21 @@ static inline void attn_exp8(float *y, const float *x) {
     const attn_v8i bits = (n + 127) << 23;
     scale = (attn_v8)bits;
     res = p * scale;
-    keep = ~(xv < ATTN_EXP_MIN); /* as attn_exp: a NaN lane keeps its NaN */
+    keep = ~(xv < ATTN_EXP_MIN); /* a NaN lane keeps its NaN */
     attn_keep8(&res, &keep, &zero);
     memcpy(y, &res, sizeof res);
+}
+
+/* One value through the same vector code: the scalar uses (the softmax's
+ * tail, the backward, attention_probs) cannot differ from the vector ones. */
+static inline float attn_exp_one(float x) {
+    float in[8] = {x}, out[8];
+    attn_exp8(out, in);
+    return out[0];
+}
+
+float attn_exp(float x) {
+    return attn_exp_one(x);
 }
 
 float attn_softmax_exp(float *score, int n, float mx) {
