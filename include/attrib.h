@@ -821,8 +821,7 @@ attrib_status attrib_faithfulness_eval(attrib_model *model, const int32_t *ids, 
  * example one per method: SCORES[r] (n_features each) for r < n_rankings
  * (1..ATTRIB_FAITH_MAX_RANKINGS), results in OUT[r]. Their masked variants
  * go through the model together, so a variant that two rankings share
- * (their top features agree; every ranking's empty and full input) is run
- * once, and the passes are larger. OUT[r] equals attrib_faithfulness_eval
+ * (their top features agree) is run once, and the passes are larger. OUT[r] equals attrib_faithfulness_eval
  * on SCORES[r] up to float rounding (a variant's value may come from a
  * pass of other variants). The random baseline (fopt->random_orders) is
  * computed once and reported in every OUT[r]; OUT[r].n_evaluations counts
