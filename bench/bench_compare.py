@@ -49,7 +49,12 @@ its outputs, none of which the peers compute, against the peers' whole
 process); attrib's time split across its steps; attrib's achieved GFLOP/s
 of a gradient pass (bench/bench_explain on the median peer prompt: saliency
 and ig) against the sgemm peak measured in that process; how close the
-peers' scores are to attrib's (a check that both did the same job). The
+peers' scores are to attrib's (a check that both did the same job); the
+ceiling: attrib's fewest FLOPs for the evaluations it ran (floor_flops) at
+the sgemm peak, and at the float32 multiply-add peak of the hardware
+(bench/bench_fma_peak), against each peer's seconds, so the largest
+speed-up any exact float32 implementation of the same work could show on
+this machine. The
 JSON (--out) holds everything: machine, commit, versions, thread
 configurations, prompt ids, per-prompt and per-method figures.
 
@@ -141,6 +146,41 @@ def pass_flops(cfg, T):
     attn = 2.0 * 2.0 * (T * (T + 1) / 2.0) * qd
     fwd = L * (T * per_token + attn) + 2.0 * C * V
     return fwd, fwd + L * attn
+
+
+def floor_flops(cfg, T, k, backward=False):
+    """The fewest FLOPs an exact evaluation can take when only the last K of
+    T tokens differ from an input already computed (attention is causal, so
+    the first T - K positions' keys and values are reusable): every layer's
+    products for the K positions, except that the last layer needs only the
+    keys and values of K positions and everything else at the target
+    position alone; attention of those positions over their prefix; the
+    target's two label rows of the output matrix. BACKWARD adds the input
+    gradient through the same positions: the same products again and
+    attention twice (no weight gradients)."""
+    C, F, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    hd = cfg.get("head_dim") or C // cfg["num_attention_heads"]
+    qd, kvd = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+    kv = 2.0 * 2.0 * C * kvd
+    per_token = 2.0 * (C * qd + qd * C + 3.0 * C * F) + kv
+    attn = 2.0 * 2.0 * qd * (T * (T + 1) / 2.0 - (T - k) * (T - k + 1) / 2.0)
+    f = (L - 1) * (k * per_token + attn) + k * kv + (per_token - kv) + 2.0 * 2.0 * T * qd + 2.0 * 2.0 * C
+    return 2.0 * f + (L - 1) * attn if backward else f
+
+
+def floor_job_flops(cfg, doc_prompt, steps):
+    """Per method, the fewest FLOPs of the evaluations compare ran on one
+    prompt (its n_forward), each counted by floor_flops: occlusion masks
+    feature i, so the tokens from it on; a Shapley coalition differs from
+    any other in at least one feature, so at least the template suffix and
+    one span token; a gradient pass needs the span and the suffix, forward
+    and backward, once (saliency, gxi) or per IG step. The unmasked input
+    and the IG endpoints are not counted: a lower bound."""
+    T, (b, e) = len(doc_prompt["tokens"]), doc_prompt["span"]
+    grad = floor_flops(cfg, T, T - b) + floor_flops(cfg, T, T - b, backward=True)
+    return {"occlusion": sum(floor_flops(cfg, T, T - i) for i in range(b, e)),
+            "shapley": doc_prompt["methods"]["shapley"]["n_forward"] * floor_flops(cfg, T, T - e + 1),
+            "saliency": grad, "gxi": grad, "ig": steps * grad}
 
 
 # ------------------------------------------------------------- helpers
@@ -387,6 +427,16 @@ def main():
               out["gflops"]["ig"]["sgemm_peak_gflops"], 100 * out["gflops"]["saliency"]["peak_ratio"],
               100 * out["gflops"]["ig"]["peak_ratio"]), flush=True)
 
+    r = run_measured([os.path.join(a.build, "bench", "bench_fma_peak"), "--threads", str(a.threads)], env_attrib,
+                     os.path.join(wd, "fma-peak"))
+    if r["rc"] != 0:
+        fail("bench_fma_peak", r)
+    out["gflops"]["fma"] = json.loads(open(r["log"] + ".out").read().strip().splitlines()[-1])
+    print("float32 multiply-add peak (bench_fma_peak, %d threads, %d-bit): %.1f GFLOP/s; the sgemm peak is %.0f%% of "
+          "it" % (a.threads, out["gflops"]["fma"]["width"], out["gflops"]["fma"]["fma_peak_gflops"],
+                  100 * out["gflops"]["ig"]["sgemm_peak_gflops"] / max(1e-9, out["gflops"]["fma"]["fma_peak_gflops"])),
+          flush=True)
+
     # ---------------------------------------------------------- 4. the peers
     def run_peer(label, impl, env, jpath, tag):
         res_path = os.path.join(wd, "peer-%s.json" % tag)
@@ -490,6 +540,34 @@ def main():
         res["check"] = chk
         out["peers"][name] = res
 
+    # ---------------------------------------------------------- 5b. the ceiling at the sgemm peak
+    peak = max(out["gflops"][j]["sgemm_peak_gflops"] for j in ("saliency", "ig")) * 1e9
+    floor = {m: 0.0 for m in METHODS}
+    for p in prompts:
+        for m, f in floor_job_flops(cfg, p, a.steps).items():
+            floor[m] += f
+    floor_s = {m: floor[m] / peak for m in METHODS}
+    fma_peak = out["gflops"]["fma"]["fma_peak_gflops"] * 1e9
+    floor_fma_s = sum(floor.values()) / fma_peak if fma_peak > 0 else None
+    out["ceiling"] = {
+        "rule": "attrib's fewest FLOPs for the evaluations it ran (floor_flops: only the tokens from the first "
+                "changed one on, the last layer at the target alone, no weight gradients; the unmasked input and IG "
+                "endpoints not counted) at the sgemm peak measured in this run; the ceiling is the peer's seconds "
+                "over that time: the largest speed-up an exact float32 implementation of the same evaluations "
+                "could show here",
+        "sgemm_peak_gflops": peak / 1e9, "floor_gflop": {m: floor[m] / 1e9 for m in METHODS},
+        "floor_seconds": floor_s, "floor_methods_seconds": sum(floor_s.values()),
+        "attrib_share_of_peak": {v: {m: floor_s[m] / av_m if av_m else None
+                                     for m, av_m in out["attrib"][v]["method_seconds"].items()} for v in variants},
+        "vs": {c: {"method": {m: ratio(runs[c]["extrapolated"]["method_seconds"][m], floor_s[m]) for m in METHODS},
+                   "methods": ratio(runs[c]["extrapolated"]["methods_seconds"], sum(floor_s.values())),
+                   "job": ratio(runs[c]["extrapolated"]["job_seconds"], sum(floor_s.values())),
+                   "method_at_fma_peak": {m: ratio(runs[c]["extrapolated"]["method_seconds"][m], floor[m] / fma_peak)
+                                          if fma_peak > 0 else None for m in METHODS},
+                   "methods_at_fma_peak": ratio(runs[c]["extrapolated"]["methods_seconds"], floor_fma_s),
+                   "job_at_fma_peak": ratio(runs[c]["extrapolated"]["job_seconds"], floor_fma_s)} for c in runs},
+        "fma_peak_gflops": fma_peak / 1e9, "floor_methods_seconds_at_fma_peak": floor_fma_s}
+
     # ---------------------------------------------------------- 6. print
     N = len(prompts)
     av = out["attrib"]
@@ -582,6 +660,31 @@ def main():
     if "attrib_variants_max_rel_score_diff" in out:
         print("  variants' scores differ by at most %.2e (relative to each prompt's largest |score|)" %
               out["attrib_variants_max_rel_score_diff"])
+
+    ce = out["ceiling"]
+    print("\n== ceiling: the largest speed-up an exact float32 implementation of the same evaluations could show "
+          "here (fewest FLOPs at the sgemm peak, %.1f GFLOP/s) ==" % ce["sgemm_peak_gflops"])
+    head = ["method", "fewest GFLOP", "seconds at peak"] + ["attrib %s now" % v for v in variants] + \
+           ["ceiling vs %s" % c for c in cols]
+    rows = []
+    for m in METHODS + ["all methods", "whole job"]:
+        if m in METHODS:
+            rows.append([m, "%.0f" % ce["floor_gflop"][m], fmt_s(ce["floor_seconds"][m])]
+                        + ["%.0f%% of peak" % (100 * ce["attrib_share_of_peak"][v][m]) for v in variants]
+                        + ["%.1fx" % ce["vs"][c]["method"][m] for c in cols])
+        else:
+            k = "methods" if m == "all methods" else "job"
+            rows.append([m, "%.0f" % sum(ce["floor_gflop"].values()), fmt_s(ce["floor_methods_seconds"])]
+                        + ["%.0f%% of peak" % (100 * ce["floor_methods_seconds"] / av[v]["methods_seconds"]) if k == "methods"
+                           else "" for v in variants] + ["%.1fx" % ce["vs"][c][k] for c in cols])
+    table(head, rows)
+    print("  (ceiling = peer seconds / seconds at peak; the whole job's counts only the methods' FLOPs, as if "
+          "faithfulness, loading and output were free)")
+    if ce["floor_methods_seconds_at_fma_peak"]:
+        print("  at the hardware's multiply-add peak (%.1f GFLOP/s, which no kernel reaches): %s" % (
+            ce["fma_peak_gflops"], "; ".join("vs %s: %s, all methods %.1fx, whole job %.1fx" % (
+                c, ", ".join("%s %.1fx" % (m, ce["vs"][c]["method_at_fma_peak"][m]) for m in METHODS),
+                ce["vs"][c]["methods_at_fma_peak"], ce["vs"][c]["job_at_fma_peak"]) for c in cols)))
 
     print("\n== same job? peer scores against attrib's on the peer prompts ==")
     head = ["peer"] + ["%s max rel diff" % m for m in METHODS if m != "shapley"] + ["shapley min Pearson r", "|f_input diff|"]
