@@ -133,6 +133,27 @@ class LogitPartsC(Structure):
     ]
 
 
+FAITH_MAX_POINTS = 257  # ATTRIB_FAITH_MAX_POINTS
+FAITH_MAX_RANKINGS = 64  # ATTRIB_FAITH_MAX_RANKINGS
+
+
+class FaithOptionsC(Structure):
+    _fields_ = [("n_fractions", c_int), ("fractions", c_double * 8), ("curve_points", c_int),
+                ("random_orders", c_int), ("seed", c_uint64)]
+
+
+class FaithC(Structure):
+    _fields_ = [
+        ("f_full", c_double), ("f_empty", c_double), ("n_features", c_int), ("k", c_int * 8),
+        ("comprehensiveness", c_double * 8), ("sufficiency", c_double * 8), ("comprehensiveness_aopc", c_double),
+        ("sufficiency_aopc", c_double), ("n_points", c_int), ("counts", c_int * FAITH_MAX_POINTS),
+        ("deletion", c_double * FAITH_MAX_POINTS), ("insertion", c_double * FAITH_MAX_POINTS),
+        ("deletion_auc", c_double), ("insertion_auc", c_double), ("random_comprehensiveness_aopc", c_double),
+        ("random_sufficiency_aopc", c_double), ("random_deletion_auc", c_double), ("random_insertion_auc", c_double),
+        ("n_evaluations", c_int64),
+    ]
+
+
 # The structures test_abi.py checks against the header, by C name.
 STRUCTS = {
     "attrib_model_options": ModelOptions, "attrib_model_info": ModelInfoC, "attrib_token": TokenC,
@@ -140,6 +161,7 @@ STRUCTS = {
     "attrib_batch": Batch, "attrib_prompt": PromptC, "attrib_probe_train_options": ProbeTrainOptions,
     "attrib_probe_report": ProbeReportC, "attrib_chat_family": ChatFamily, "attrib_dataset_options": DatasetOptions,
     "attrib_method_info": MethodInfoC, "attrib_logit_parts": LogitPartsC,
+    "attrib_faithfulness_options": FaithOptionsC, "attrib_faithfulness": FaithC,
 }
 
 _P = c_void_p  # opaque handles
@@ -178,6 +200,10 @@ _SIGNATURES = {
     "attrib_default_mask_token": (c_int32, [_P]),
     "attrib_explain": (c_int, [_P, POINTER(c_int32), c_int, POINTER(ExplainOptions), POINTER(POINTER(ResultC))]),
     "attrib_result_free": (None, [POINTER(ResultC)]),
+    "attrib_faithfulness_default_options": (FaithOptionsC, []),
+    "attrib_faithfulness_eval_many": (c_int, [_P, POINTER(c_int32), c_int, POINTER(ExplainOptions), c_int,
+                                              POINTER(POINTER(c_double)), c_int, POINTER(FaithOptionsC),
+                                              POINTER(FaithC)]),
     "attrib_prefix_new": (c_int, [_P, POINTER(c_int32), c_int, POINTER(_P)]),
     "attrib_prefix_free": (None, [_P]),
     "attrib_attention": (c_int, [_P, POINTER(c_int32), c_int, POINTER(c_float)]),

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from . import explain as _ex
+from . import faithfulness as _faith
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Attribution:
     cost                 Cost(n_forward, n_backward, seconds, threads)
     ig                   IG only: dict(adaptive, evaluations, nodes, pieces, cap_reached, delta, relative[, tol, ...])
     to_dict()            the document `attrib explain --json` prints for this method
+    faithfulness()       comprehensiveness, sufficiency, deletion/insertion curves, against random rankings
     """
 
     def __init__(self, ctx, rec):
@@ -161,6 +163,16 @@ class Attribution:
 
     def _method_dict(self):
         return _ex.method_json(self._ctx, self._rec)
+
+    def faithfulness(self, fractions=None, curve_points=20, random_orders=1, seed=0):
+        """How much the target falls when this method's top features are
+        removed, and how much stays when they alone are kept, against random
+        rankings: the dict `attrib compare` records per method, plus "random".
+        FRACTIONS (default 0.1, 0.2, 0.5) of the features for comprehensiveness
+        and sufficiency; CURVE_POINTS steps of the deletion and insertion
+        curves; RANDOM_ORDERS random rankings (seeded by SEED) for the
+        baseline. Runs the model again (docs/metrics.md)."""
+        return _faith.faithfulness(self._ctx, [self._rec], fractions, curve_points, random_orders, seed)[0]
 
     def feature_text(self, f):
         """The text of feature F (a token, or a word with words=True)."""
@@ -220,6 +232,14 @@ class Explanation:
         d = self.attributions[0].to_dict()
         d["methods"] = [a._method_dict() for a in self.attributions]
         return d
+
+    def faithfulness(self, fractions=None, curve_points=20, random_orders=1, seed=0):
+        """Attribution.faithfulness of every method, {method: dict}, in one
+        call: a masked input two methods' rankings share is run once, and
+        the random baseline is computed once (the same in every dict)."""
+        got = _faith.faithfulness(self._ctx, [a._rec for a in self.attributions], fractions, curve_points,
+                                  random_orders, seed)
+        return dict(zip(self.methods, got))
 
     def to_pandas(self):
         df = self.attributions[0].to_pandas()
