@@ -155,9 +155,9 @@ def floor_flops(cfg, T, k, backward=False):
     products for the K positions, except that the last layer needs only the
     keys and values of K positions and everything else at the target
     position alone; attention of those positions over their prefix; the
-    target's two label rows of the output matrix. BACKWARD adds the input
-    gradient through the same positions: the same products again and
-    attention twice (no weight gradients)."""
+    target's two label rows of the output matrix. BACKWARD: that forward plus
+    the input gradient through the same positions (the same products again
+    and attention twice; no weight gradients)."""
     C, F, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     hd = cfg.get("head_dim") or C // cfg["num_attention_heads"]
     qd, kvd = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
@@ -177,10 +177,95 @@ def floor_job_flops(cfg, doc_prompt, steps):
     and backward, once (saliency, gxi) or per IG step. The unmasked input
     and the IG endpoints are not counted: a lower bound."""
     T, (b, e) = len(doc_prompt["tokens"]), doc_prompt["span"]
-    grad = floor_flops(cfg, T, T - b) + floor_flops(cfg, T, T - b, backward=True)
+    grad = floor_flops(cfg, T, T - b, backward=True)  # the forward and the backward
     return {"occlusion": sum(floor_flops(cfg, T, T - i) for i in range(b, e)),
             "shapley": doc_prompt["methods"]["shapley"]["n_forward"] * floor_flops(cfg, T, T - e + 1),
             "saliency": grad, "gxi": grad, "ig": steps * grad}
+
+
+def ceiling(cfg, prompts, steps, gflops, attrib_runs, peers):
+    """The largest speed-up over each peer an exact float32 implementation
+    of the evaluations compare ran could show: the peer's seconds over
+    attrib's fewest FLOPs (floor_job_flops) at the sgemm peak and at the
+    multiply-add peak measured in the run. PROMPTS: compare's document's
+    prompts; GFLOPS, ATTRIB_RUNS, PEERS: the run's out["gflops"],
+    out["attrib"], out["peers"]."""
+    peak = max(gflops[j]["sgemm_peak_gflops"] for j in ("saliency", "ig")) * 1e9
+    floor = {m: 0.0 for m in METHODS}
+    for p in prompts:
+        for m, f in floor_job_flops(cfg, p, steps).items():
+            floor[m] += f
+    floor_s = {m: floor[m] / peak for m in METHODS}
+    # saliency and gxi need the same gradient: together it is needed once
+    floor_all = sum(floor.values()) - min(floor["saliency"], floor["gxi"])
+    fma_peak = gflops.get("fma", {}).get("fma_peak_gflops", 0.0) * 1e9  # runs before bench_fma_peak: none
+    floor_fma_s = floor_all / fma_peak if fma_peak > 0 else None
+
+    def vs(e):  # one peer's extrapolated seconds
+        return {"method": {m: ratio(e["method_seconds"][m], floor_s[m]) for m in METHODS},
+                "methods": ratio(e["methods_seconds"], floor_all / peak), "job": ratio(e["job_seconds"], floor_all / peak),
+                "method_at_fma_peak": {m: ratio(e["method_seconds"][m], floor[m] / fma_peak) if fma_peak > 0 else None
+                                       for m in METHODS},
+                "methods_at_fma_peak": ratio(e["methods_seconds"], floor_fma_s),
+                "job_at_fma_peak": ratio(e["job_seconds"], floor_fma_s)}
+
+    return {
+        "rule": "attrib's fewest FLOPs for the evaluations it ran (floor_flops: only the tokens from the first "
+                "changed one on, the last layer at the target alone, no weight gradients; the unmasked input and IG "
+                "endpoints not counted; all methods count the gradient saliency and gxi share once) at the sgemm peak "
+                "measured in this run; the ceiling is the peer's seconds over that time: the largest speed-up an "
+                "exact float32 implementation of the same evaluations could show here",
+        "sgemm_peak_gflops": peak / 1e9, "floor_gflop": {m: floor[m] / 1e9 for m in METHODS},
+        "floor_seconds": floor_s, "floor_methods_gflop": floor_all / 1e9, "floor_methods_seconds": floor_all / peak,
+        "attrib_share_of_peak": {v: {m: floor_s[m] / t if t else None for m, t in r["method_seconds"].items()}
+                                 for v, r in attrib_runs.items()},
+        "attrib_methods_share_of_peak": {v: floor_all / peak / r["methods_seconds"] for v, r in attrib_runs.items()},
+        "vs": {c: vs(r["extrapolated"]) for c, r in peers.items()},
+        "fma_peak_gflops": fma_peak / 1e9, "floor_methods_seconds_at_fma_peak": floor_fma_s}
+
+
+def print_ceiling(ce, attrib_runs):
+    variants, cols = list(attrib_runs), list(ce["vs"])
+    print("\n== ceiling: the largest speed-up an exact float32 implementation of the same evaluations could show "
+          "here (fewest FLOPs at the sgemm peak, %.1f GFLOP/s) ==" % ce["sgemm_peak_gflops"])
+    head = ["method", "fewest GFLOP", "seconds at peak"] + ["attrib %s now" % v for v in variants] + \
+           ["ceiling vs %s" % c for c in cols]
+    rows = []
+    for m in METHODS:
+        rows.append([m, "%.0f" % ce["floor_gflop"][m], fmt_s(ce["floor_seconds"][m])]
+                    + ["%.0f%% of peak" % (100 * ce["attrib_share_of_peak"][v][m]) for v in variants]
+                    + ["%.1fx" % ce["vs"][c]["method"][m] for c in cols])
+    for label, k in (("all methods", "methods"), ("whole job", "job")):
+        rows.append([label, "%.0f" % ce["floor_methods_gflop"], fmt_s(ce["floor_methods_seconds"])]
+                    + ["%.0f%% of peak" % (100 * ce["attrib_methods_share_of_peak"][v]) if k == "methods" else ""
+                       for v in variants] + ["%.1fx" % ce["vs"][c][k] for c in cols])
+    table(head, rows)
+    print("  (ceiling = peer seconds / seconds at peak; all methods count the gradient saliency and gxi share once; "
+          "the whole job's counts only the methods' FLOPs, as if faithfulness, loading and output were free)")
+    if ce["floor_methods_seconds_at_fma_peak"]:
+        print("  at the hardware's multiply-add peak (%.1f GFLOP/s, which no kernel reaches): %s" % (
+            ce["fma_peak_gflops"], "; ".join("vs %s: %s, all methods %.1fx, whole job %.1fx" % (
+                c, ", ".join("%s %.1fx" % (m, ce["vs"][c]["method_at_fma_peak"][m]) for m in METHODS),
+                ce["vs"][c]["methods_at_fma_peak"], ce["vs"][c]["job_at_fma_peak"]) for c in cols)))
+
+
+def ceiling_from(path, shared):
+    """--ceiling-from: the ceiling of a finished run, from its JSON and
+    attrib's compare document (kept with --workdir), with this script's
+    floor_flops; the JSON gets the result as "ceiling_recomputed"."""
+    out = json.load(open(path))
+    cfg = json.load(open(os.path.join(shared, "models", "smollm2-135m-tokenizer", "config.json")))
+    v0 = next(iter(out["attrib"]))
+    doc_path = out["attrib"][v0]["document"]
+    if not os.path.exists(doc_path):
+        sys.exit("bench_compare: %s is gone (run with --workdir to keep compare's documents)" % doc_path)
+    prompts = json.load(open(doc_path))["prompts"]
+    ce = ceiling(cfg, prompts, out["settings"]["steps"], out["gflops"], out["attrib"], out["peers"])
+    print("recomputed from %s and %s (the run's commit %s)" % (path, doc_path, (out["git"]["commit"] or "?")[:12]))
+    print_ceiling(ce, out["attrib"])
+    out["ceiling_recomputed"] = dict(ce, script_commit=git_info()["commit"])
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
 
 
 # ------------------------------------------------------------- helpers
@@ -255,7 +340,12 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 2 prompts, peers on 1, 4 IG steps, 2 permutations, 2 tuning configurations, "
                          "fewer curve points (minutes)")
+    ap.add_argument("--ceiling-from", metavar="JSON",
+                    help="only recompute and print the ceiling of a finished run's JSON (its compare document must "
+                         "still exist: --workdir), with this script's FLOP count; adds \"ceiling_recomputed\"")
     a = ap.parse_args()
+    if a.ceiling_from:
+        return ceiling_from(a.ceiling_from, a.shared)
     if a.quick:
         a.prompts, a.peer_prompts, a.steps, a.samples, a.explain_reps = 2, 1, 4, 2, 1
         a.attrib_args = (a.attrib_args + " --curve-points 5 --bootstrap 100").strip()
@@ -540,36 +630,8 @@ def main():
         res["check"] = chk
         out["peers"][name] = res
 
-    # ---------------------------------------------------------- 5b. the ceiling at the sgemm peak
-    peak = max(out["gflops"][j]["sgemm_peak_gflops"] for j in ("saliency", "ig")) * 1e9
-    floor = {m: 0.0 for m in METHODS}
-    for p in prompts:
-        for m, f in floor_job_flops(cfg, p, a.steps).items():
-            floor[m] += f
-    floor_s = {m: floor[m] / peak for m in METHODS}
-    # saliency and gxi need the same gradient: together it is needed once
-    floor_all = sum(floor.values()) - min(floor["saliency"], floor["gxi"])
-    fma_peak = out["gflops"]["fma"]["fma_peak_gflops"] * 1e9
-    floor_fma_s = floor_all / fma_peak if fma_peak > 0 else None
-    out["ceiling"] = {
-        "rule": "attrib's fewest FLOPs for the evaluations it ran (floor_flops: only the tokens from the first "
-                "changed one on, the last layer at the target alone, no weight gradients; the unmasked input and IG "
-                "endpoints not counted; all methods count the gradient saliency and gxi share once) at the sgemm peak "
-                "measured in this run; the ceiling is the peer's seconds "
-                "over that time: the largest speed-up an exact float32 implementation of the same evaluations "
-                "could show here",
-        "sgemm_peak_gflops": peak / 1e9, "floor_gflop": {m: floor[m] / 1e9 for m in METHODS},
-        "floor_seconds": floor_s, "floor_methods_gflop": floor_all / 1e9, "floor_methods_seconds": floor_all / peak,
-        "attrib_share_of_peak": {v: {m: floor_s[m] / av_m if av_m else None
-                                     for m, av_m in out["attrib"][v]["method_seconds"].items()} for v in variants},
-        "vs": {c: {"method": {m: ratio(runs[c]["extrapolated"]["method_seconds"][m], floor_s[m]) for m in METHODS},
-                   "methods": ratio(runs[c]["extrapolated"]["methods_seconds"], floor_all / peak),
-                   "job": ratio(runs[c]["extrapolated"]["job_seconds"], floor_all / peak),
-                   "method_at_fma_peak": {m: ratio(runs[c]["extrapolated"]["method_seconds"][m], floor[m] / fma_peak)
-                                          if fma_peak > 0 else None for m in METHODS},
-                   "methods_at_fma_peak": ratio(runs[c]["extrapolated"]["methods_seconds"], floor_fma_s),
-                   "job_at_fma_peak": ratio(runs[c]["extrapolated"]["job_seconds"], floor_fma_s)} for c in runs},
-        "fma_peak_gflops": fma_peak / 1e9, "floor_methods_seconds_at_fma_peak": floor_fma_s}
+    # ---------------------------------------------------------- 5b. the ceiling
+    out["ceiling"] = ceiling(cfg, prompts, a.steps, out["gflops"], out["attrib"], out["peers"])
 
     # ---------------------------------------------------------- 6. print
     N = len(prompts)
@@ -664,30 +726,7 @@ def main():
         print("  variants' scores differ by at most %.2e (relative to each prompt's largest |score|)" %
               out["attrib_variants_max_rel_score_diff"])
 
-    ce = out["ceiling"]
-    print("\n== ceiling: the largest speed-up an exact float32 implementation of the same evaluations could show "
-          "here (fewest FLOPs at the sgemm peak, %.1f GFLOP/s) ==" % ce["sgemm_peak_gflops"])
-    head = ["method", "fewest GFLOP", "seconds at peak"] + ["attrib %s now" % v for v in variants] + \
-           ["ceiling vs %s" % c for c in cols]
-    rows = []
-    for m in METHODS + ["all methods", "whole job"]:
-        if m in METHODS:
-            rows.append([m, "%.0f" % ce["floor_gflop"][m], fmt_s(ce["floor_seconds"][m])]
-                        + ["%.0f%% of peak" % (100 * ce["attrib_share_of_peak"][v][m]) for v in variants]
-                        + ["%.1fx" % ce["vs"][c]["method"][m] for c in cols])
-        else:
-            k = "methods" if m == "all methods" else "job"
-            rows.append([m, "%.0f" % ce["floor_methods_gflop"], fmt_s(ce["floor_methods_seconds"])]
-                        + ["%.0f%% of peak" % (100 * ce["floor_methods_seconds"] / av[v]["methods_seconds"]) if k == "methods"
-                           else "" for v in variants] + ["%.1fx" % ce["vs"][c][k] for c in cols])
-    table(head, rows)
-    print("  (ceiling = peer seconds / seconds at peak; all methods count the gradient saliency and gxi share once; "
-          "the whole job's counts only the methods' FLOPs, as if faithfulness, loading and output were free)")
-    if ce["floor_methods_seconds_at_fma_peak"]:
-        print("  at the hardware's multiply-add peak (%.1f GFLOP/s, which no kernel reaches): %s" % (
-            ce["fma_peak_gflops"], "; ".join("vs %s: %s, all methods %.1fx, whole job %.1fx" % (
-                c, ", ".join("%s %.1fx" % (m, ce["vs"][c]["method_at_fma_peak"][m]) for m in METHODS),
-                ce["vs"][c]["methods_at_fma_peak"], ce["vs"][c]["job_at_fma_peak"]) for c in cols)))
+    print_ceiling(out["ceiling"], av)
 
     print("\n== same job? peer scores against attrib's on the peer prompts ==")
     head = ["peer"] + ["%s max rel diff" % m for m in METHODS if m != "shapley"] + ["shapley min Pearson r", "|f_input diff|"]
