@@ -440,8 +440,7 @@ def explain(model, text, method="ig", *, target=None, token=None, token2=None, p
     ctx = _context(run, model, toks, predicted)
     # what Attribution.faithfulness needs to rerun the model on this input
     # (KEEP and the probe hold what the options point to)
-    ctx["faith"] = dict(model=model, ids=ids, n=n, opts=bytes(o), keep=keep, probe=probe_obj,
-                        prefix_n=min(tmpl_span_b, span_b) if prefix_cache and tmpl_span_b >= 0 else 0)
+    ctx["faith"] = dict(model=model, ids=ids, n=n, opts=bytes(o), keep=keep, probe=probe_obj, prefix_n=pre_n)
     atts = [Attribution(ctx, rec) for rec in records]
     if isinstance(method, (str, int)):
         return atts[0]

@@ -18,7 +18,7 @@ from ._capi import lib
 from .errors import check
 
 
-def _metrics(f, random_too):
+def _metrics(f):
     """One attrib_faithfulness as a dict with the keys of `attrib compare`'s
     JSON ("faithfulness" of a method, "random" of a prompt)."""
     nk = next((j for j in range(8) if f.k[j] <= 0), 8)
@@ -29,10 +29,9 @@ def _metrics(f, random_too):
          "counts": [f.counts[j] for j in range(f.n_points)], "deletion": [f.deletion[j] for j in range(f.n_points)],
          "insertion": [f.insertion[j] for j in range(f.n_points)], "f_full": f.f_full, "f_empty": f.f_empty,
          "n_evaluations": int(f.n_evaluations)}
-    if random_too:
-        d["random"] = {"comprehensiveness_aopc": f.random_comprehensiveness_aopc,
-                       "sufficiency_aopc": f.random_sufficiency_aopc, "deletion_auc": f.random_deletion_auc,
-                       "insertion_auc": f.random_insertion_auc}
+    d["random"] = {"comprehensiveness_aopc": f.random_comprehensiveness_aopc,
+                   "sufficiency_aopc": f.random_sufficiency_aopc, "deletion_auc": f.random_deletion_auc,
+                   "insertion_auc": f.random_insertion_auc}
     return d
 
 
@@ -81,5 +80,5 @@ def faithfulness(ctx, records, fractions=None, curve_points=20, random_orders=1,
                                                     byref(fo), out), "faithfulness failed")
         finally:
             lib.attrib_prefix_free(prefix)
-    return [_metrics(out[r], True) for r in range(len(scores))]
+    return [_metrics(out[r]) for r in range(len(scores))]
 

@@ -239,6 +239,13 @@ static inline void attn_scale_add8(attn_v8 *acc, float p, const float *r) {
     *acc += p * x;
 }
 
+/* The 8 lanes of *S added in one fixed order, so every sum that uses it
+ * rounds the same way. */
+static inline float attn_hsum8(const attn_v8 *s) {
+    const attn_v8 v = *s;
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
 /* a.b over D floats in 32 lanes (four vectors of 8) summed in a fixed order.
  * A single running sum is a chain of dependent adds that the compiler may not
  * reorder; four independent vector sums keep the adder busy. The result
@@ -257,7 +264,7 @@ static inline float attn_dot(const float *a, const float *b, int D) {
     const attn_v8 s = (s0 + s1) + (s2 + s3);
     float tail = 0.0f;
     for (; d < D; d++) tail += a[d] * b[d];
-    return (((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))) + tail;
+    return attn_hsum8(&s) + tail;
 }
 
 /* e^x for the softmax's x = score - max (<= 0, or -inf for a hidden key):
@@ -342,7 +349,7 @@ float attn_softmax_exp(float *score, int n, float mx) {
         score[j] = attn_exp_one(score[j] - mx);
         tail += score[j];
     }
-    return (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail;
+    return attn_hsum8(&acc) + tail;
 }
 
 /* o = sum over j < n of w[j] * row j, where row j < P is pre + j * stride and
